@@ -1,0 +1,69 @@
+"""Builds every model of a run from its RunConfig, so each stage (and each tuner trial)
+constructs the same architecture and loads the previous stage's weights."""
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from candle_tf.config import RunConfig
+from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.models.balancer import build_balancer
+from candle_tf.models.connector import build_connector
+from candle_tf.models.students import StudentOptions, build_student
+from candle_tf.models.teacher import (BACKBONES, build_calibrated_teacher, build_encoder,
+                                      teacher_view_names)
+from candle_tf.training import WarmupCosine, scaled_learning_rate
+from trainers.distill import DistillationTrainer
+
+
+def calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,
+                       encoder_weights: str = "none") -> tf.keras.Model:
+    """The calibrated-teacher architecture (encoder weights from a file, or random)."""
+    encoder = build_encoder(config.teacher, encoder_weights)
+    return build_calibrated_teacher(encoder, BACKBONES[config.teacher].normalization,
+                                    config.resolutions, dataset.image_shape[-1],
+                                    dataset.num_classes)
+
+
+def load_calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,
+                            weights_path: str) -> tf.keras.Model:
+    """The frozen calibrated teacher with the weights stage 1 wrote."""
+    teacher = calibrated_teacher(config, dataset)
+    teacher.load_weights(weights_path)
+    teacher.trainable = False
+    return teacher
+
+
+def student(config: RunConfig, dataset: LongTailedDataset, binary_weights: bool = True,
+            any_resolution: bool = False) -> tf.keras.Model:
+    """The binary student for the data set's image shape and classes.
+
+    ``any_resolution`` leaves its input size open, for a student run on several views.
+    """
+    size = None if any_resolution else config.student_resolution
+    channels = dataset.image_shape[-1]
+    options = StudentOptions(config.width_multiplier, config.stem_stride, binary_weights)
+    return build_student(config.student, (size, size, channels), dataset.num_classes, options)
+
+
+def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
+                         teacher: tf.keras.Model, total_steps: int,
+                         student_views: Sequence[str] = ("student",)) -> DistillationTrainer:
+    """Compiled DistillationTrainer: Adam + cosine for the student, Adam + cosine ascent
+    for the balancer. ``student_views``: see DistillationTrainer."""
+    student_model = student(config, dataset,
+                            any_resolution=tuple(student_views) != ("student",))
+    teacher_features = teacher.outputs[1].shape
+    connector = build_connector(student_model.outputs[1].shape, teacher_features[-1],
+                                teacher_features[1])
+    trainer = DistillationTrainer(
+        student_model, connector, teacher, build_balancer(config.balancer_hidden),
+        teacher_view_names(len(config.resolutions)), temperature=config.temperature,
+        total_steps=total_steps, ce_weight=config.ce_weight,
+        fixed_lambda=config.fixed_lambda, student_views=student_views)
+    student_lr = scaled_learning_rate(config.student_lr, config.distill_batch_size)
+    trainer.compile(
+        optimizer=tf.keras.optimizers.Adam(WarmupCosine(student_lr, total_steps)),
+        balancer_optimizer=tf.keras.optimizers.Adam(
+            WarmupCosine(config.balancer_lr, total_steps)))
+    return trainer

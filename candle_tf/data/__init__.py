@@ -1,0 +1,1 @@
+"""Data: the long-tailed protocol, data-set sources and tf.data pipelines."""

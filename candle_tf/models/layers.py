@@ -1,0 +1,76 @@
+"""Small registered Keras layers shared by the teacher, the connector and the students."""
+
+import tensorflow as tf
+
+_PREPROCESS_MODES = ("tf", "torch", "caffe", "none", "student")
+
+
+@tf.keras.utils.register_keras_serializable(package="candle_tf")
+class PixelNormalization(tf.keras.layers.Layer):
+    """Raw pixels in [0, 255] to a backbone's input convention, inside the graph.
+
+    ``mode`` is a ``keras.applications`` convention ("tf": [-1, 1]; "torch": ImageNet
+    mean/std; "caffe": BGR mean subtraction; "none": unchanged, for backbones that
+    normalise themselves) or "student": [-1, 1]. ``channels`` converts grey <-> RGB first.
+    """
+
+    def __init__(self, mode: str, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in _PREPROCESS_MODES:
+            raise ValueError(f"Unknown normalisation mode {mode!r}; use one of "
+                             f"{_PREPROCESS_MODES}.")
+        self.mode, self.channels = mode, channels
+
+    def call(self, pixels):
+        have = pixels.shape[-1]
+        if have == 1 and self.channels == 3:
+            pixels = tf.tile(pixels, [1, 1, 1, 3])
+        elif have == 3 and self.channels == 1:
+            pixels = tf.reduce_mean(pixels, axis=-1, keepdims=True)
+        if self.mode == "none":
+            return pixels
+        if self.mode == "student":
+            return pixels / 127.5 - 1.0
+        return tf.keras.applications.imagenet_utils.preprocess_input(pixels, mode=self.mode)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "channels": self.channels}
+
+
+@tf.keras.utils.register_keras_serializable(package="candle_tf")
+class ResizeToGrid(tf.keras.layers.Layer):
+    """Resizes a feature map to ``grid`` x ``grid`` (area-like when shrinking)."""
+
+    def __init__(self, grid: int, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = grid
+
+    def call(self, features):
+        if features.shape[1] == self.grid and features.shape[2] == self.grid:
+            return features
+        return tf.image.resize(features, (self.grid, self.grid), method="bilinear",
+                               antialias=True)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid}
+
+
+@tf.keras.utils.register_keras_serializable(package="candle_tf")
+class LearnableWeightScaling(tf.keras.layers.Layer):
+    """LWS: one learnable scale per class multiplying the logits, initialised to 1."""
+
+    def build(self, input_shape):
+        self.scales = self.add_weight(name="scales", shape=(input_shape[-1],),
+                                      initializer="ones", trainable=True)
+
+    def call(self, logits):
+        return logits * self.scales
+
+
+def conv_bn_leaky(channels: int, name: str) -> tf.keras.Sequential:
+    """1x1 conv (no bias) + BatchNorm + LeakyReLU: the fusion branch and the connector."""
+    return tf.keras.Sequential([
+        tf.keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_conv"),
+        tf.keras.layers.BatchNormalization(name=f"{name}_bn"),
+        tf.keras.layers.LeakyReLU(alpha=0.1, name=f"{name}_leaky_relu"),
+    ], name=name)

@@ -1,0 +1,43 @@
+"""Stage 1: calibrate the teacher on the LT data (frozen encoder; fusion + classifier + LWS)."""
+
+import os
+
+import tensorflow as tf
+
+from candle_tf import builders
+from candle_tf.config import RunConfig
+from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.losses import LabelAwareSmoothing
+from candle_tf.training import WarmupCosine, fit_resumable, scaled_learning_rate
+from trainers.calibrate import CalibrationTrainer
+
+TEACHER_FILE = "teacher.weights.h5"
+
+
+def run(config: RunConfig, dataset: LongTailedDataset, encoder_path: str, stage_dir: str,
+        tensorboard_dir: str) -> dict:
+    """Writes ``<stage_dir>/teacher.weights.h5``; returns the validation accuracy."""
+    teacher = builders.calibrated_teacher(config, dataset, encoder_path)
+    views = config.teacher_view_sizes
+    trainer = CalibrationTrainer(
+        teacher, LabelAwareSmoothing(dataset.train_counts, config.smoothing_head,
+                                     config.smoothing_tail), list(views))
+    steps = steps_per_epoch(len(dataset.train), config.calib_batch_size)
+    schedule = WarmupCosine(scaled_learning_rate(config.calib_lr, config.calib_batch_size),
+                            steps * config.calib_epochs, steps * config.calib_warmup_epochs)
+    trainer.compile(optimizer=tf.keras.optimizers.SGD(
+        schedule, momentum=config.calib_momentum, weight_decay=config.calib_weight_decay))
+    history = fit_resumable(
+        trainer,
+        training_dataset(dataset.train, config.calib_batch_size, views, config.augmentation,
+                         class_balanced=config.class_balanced, seed=config.seed,
+                         channels=dataset.channels),
+        stage="calibration", stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
+        epochs=config.calib_epochs, steps_per_epoch=steps,
+        validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
+                                      config.eval_crop_fraction, dataset.channels),
+        verbose=config.verbose)
+    path = os.path.join(stage_dir, TEACHER_FILE)
+    teacher.save_weights(path)
+    return {"teacher": path, "val_accuracy": float(history.history["val_accuracy"][-1])}

@@ -1,0 +1,63 @@
+"""Stage 0: the pretrained full-precision teacher encoder.
+
+``imagenet`` or a weights file: the off-the-shelf encoder is saved into the work dir.
+``pretrain``: the backbone is trained on the *balanced* source training split (the
+offline stand-in for an off-the-shelf teacher) and saved.
+"""
+
+import os
+
+import tensorflow as tf
+from absl import logging
+
+from candle_tf.config import RunConfig
+from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,
+                                      reference_view)
+from candle_tf.training import WarmupCosine, fit_resumable
+
+ENCODER_FILE = "encoder.weights.h5"
+
+
+def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
+        tensorboard_dir: str) -> dict:
+    """Writes ``<stage_dir>/encoder.weights.h5``; returns what the encoder is."""
+    path = os.path.join(stage_dir, ENCODER_FILE)
+    if config.teacher_weights != "pretrain":
+        encoder = build_encoder(config.teacher, config.teacher_weights)
+        encoder.save_weights(path)
+        return {"encoder": path, "source": config.teacher_weights}
+    if dataset.source_train is None:
+        raise ValueError(
+            f"--teacher_weights=pretrain needs a balanced source split, and {dataset.name} is "
+            "natively long-tailed. Use --teacher_weights=imagenet, or PATH to a weights file.")
+    resolution = config.resolutions[reference_view(config.resolutions)]
+    message = (f"Teacher {config.teacher}: no off-the-shelf weights requested, pretraining "
+               f"it on the balanced {dataset.name} source split ({len(dataset.source_train)} "
+               f"images, {resolution} px) as the offline stand-in for a pretrained model.")
+    logging.info(message)
+    print(message, flush=True)
+    encoder = build_encoder(config.teacher, "pretrain")
+    model = build_pretrain_model(encoder, BACKBONES[config.teacher].normalization, resolution,
+                                 dataset.image_shape[-1], dataset.num_classes)
+    steps = steps_per_epoch(len(dataset.source_train), config.pretrain_batch_size)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(
+            WarmupCosine(config.pretrain_lr, steps * config.pretrain_epochs)),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"])
+    views = {"teacher_0": resolution}
+    history = fit_resumable(
+        model,
+        training_dataset(dataset.source_train, config.pretrain_batch_size, views,
+                         config.augmentation, seed=config.seed,
+                         channels=dataset.channels),
+        stage="teacher", stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
+        epochs=config.pretrain_epochs, steps_per_epoch=steps,
+        validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
+                                      config.eval_crop_fraction, dataset.channels),
+        verbose=config.verbose)
+    encoder.save_weights(path)
+    return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
+            "val_accuracy": float(history.history["val_accuracy"][-1])}

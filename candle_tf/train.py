@@ -1,0 +1,128 @@
+"""``python -m candle_tf.train``: every CANDLE stage, resumable, under ``--workdir``.
+
+  0 teacher       pretrained FP encoder (ImageNet, a weights file, or pretrained offline)
+  1 calibration   frozen encoder; multi-resolution fusion + classifier + LWS on the LT data
+  2 distillation  binary student; lambda*KL + (1-lambda)*FS, lambda by adversarial balancing
+  3 evaluation    top-1, many / medium / few, per class on the balanced test set
+  4 export        LCE .tflite for the edge, SavedModel for TF Serving
+
+With no flags: ``--dataset=fashion_mnist_lt`` with its CPU-sized preset (flags/).
+Re-running the same command skips finished stages and resumes an interrupted one.
+"""
+
+import os
+import random
+import sys
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from candle_tf import app_flags, builders, evaluate
+from candle_tf.config import RunConfig
+from candle_tf.data.datasets import DATASETS, known_dataset, load_dataset
+from candle_tf.models.students import check_student, logits_model
+from candle_tf.models.teacher import check_backbone
+from candle_tf.stages import calibration, distillation, export_stage, teacher
+from candle_tf.workdir import Workdir, write_json
+
+FLAGS = flags.FLAGS
+app_flags.define_flags()
+flags.adopt_module_key_flags(app_flags)  # so that --help lists them
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+def check_config(config: RunConfig) -> None:
+    """Rejects bad settings before any data is loaded or any model trained."""
+    if not known_dataset(config.dataset):
+        raise ValueError(f"Unknown --dataset={config.dataset!r}. Known: "
+                         f"{', '.join(sorted(DATASETS))}, or folder:PATH, "
+                         "list:TRAIN.txt,TEST.txt.")
+    check_backbone(config.teacher)
+    check_student(config.student)
+    if config.imbalance_ratio < 1:
+        raise ValueError(f"--imbalance_ratio={config.imbalance_ratio} is below 1; it is "
+                         "n_max / n_min: use 1 (balanced) or more, e.g. 100.")
+    if not config.resolutions or min(config.resolutions) < 8:
+        raise ValueError(f"--resolutions={','.join(map(str, config.resolutions))}: give one "
+                         "or more view sizes of at least 8 px, e.g. --resolutions=64,32.")
+    if config.fixed_lambda is not None and not 0.0 <= config.fixed_lambda <= 1.0:
+        raise ValueError(f"--fixed_lambda={config.fixed_lambda} must be in [0, 1].")
+    weights = config.teacher_weights
+    if weights not in ("imagenet", "pretrain") and not os.path.exists(weights):
+        raise FileNotFoundError(f"--teacher_weights={weights!r}: no such file. Use imagenet, "
+                                "pretrain, or the path of a weights file.")
+
+
+def run(config: RunConfig) -> dict:
+    """Runs (or resumes) stages 0-4 and returns the metrics written to metrics.json."""
+    check_config(config)
+    seed_everything(config.seed)
+    dataset = load_dataset(config.dataset, config.data_dir, config.imbalance_ratio,
+                           config.seed, config.images_per_class)
+    print(f"{dataset.name}: {len(dataset.train)} LT training images "
+          f"({dataset.train_counts.max()} to {dataset.train_counts.min()} per class), "
+          f"{len(dataset.val)} validation, {len(dataset.test)} test, "
+          f"{dataset.num_classes} classes", flush=True)
+    workdir = Workdir(config.workdir)
+    workdir.record_run(config)
+    board = lambda stage: os.path.join(workdir.path, "tensorboard", stage)  # noqa: E731
+
+    stage0 = workdir.run_stage(0, "teacher", lambda d: teacher.run(
+        config, dataset, d, board("teacher")))
+    stage1 = workdir.run_stage(1, "calibration", lambda d: calibration.run(
+        config, dataset, stage0["encoder"], d, board("calibration")))
+    stage2 = workdir.run_stage(2, "distillation", lambda d: distillation.run(
+        config, dataset, stage1["teacher"], d, board("distillation")))
+
+    def evaluation(stage_dir):
+        teacher_model = builders.load_calibrated_teacher(config, dataset, stage1["teacher"])
+        student = builders.student(config, dataset)
+        student.load_weights(stage2["student"])
+        reports = {
+            "teacher (calibrated)": evaluate.evaluate(
+                teacher_model, dataset, config.teacher_view_sizes, config.eval_batch_size,
+                config.eval_crop_fraction),
+            f"student ({config.student})": evaluate.evaluate(
+                logits_model(student), dataset, {"student": config.student_resolution},
+                config.eval_batch_size, config.eval_crop_fraction),
+        }
+        write_json(os.path.join(stage_dir, "metrics.json"), reports)
+        return {"reports": reports}
+
+    stage3 = workdir.run_stage(3, "evaluation", evaluation)
+    stage4 = workdir.run_stage(4, "export", lambda d: export_stage.run(
+        config, dataset, stage2["student"], d))
+    metrics = {
+        "dataset": dataset.name, "train_counts": dataset.train_counts.tolist(),
+        "skipped_unreadable": dataset.skipped or {},
+        "class_names": list(dataset.class_names), "models": stage3["reports"],
+        "final_lambda": stage2.get("final_lambda"), "export": stage4,
+        "stage_seconds": {s: workdir.result(s)["seconds"] for s in
+                          ("teacher", "calibration", "distillation", "evaluation", "export")},
+    }
+    write_json(os.path.join(workdir.path, "metrics.json"), metrics)
+    print("\nTest accuracy (%), balanced test set:\n" + evaluate.format_table(stage3["reports"]))
+    print(f"\nmetrics: {os.path.join(workdir.path, 'metrics.json')}")
+    return metrics
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    app_flags.apply_preset(FLAGS)
+    try:
+        run(app_flags.config_from_flags(FLAGS))
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

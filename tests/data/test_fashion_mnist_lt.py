@@ -1,0 +1,41 @@
+"""The default data set on the real Fashion-MNIST files (Debian's dataset-fashion-mnist)."""
+
+import numpy as np
+import pytest
+
+from candle_tf.data import fashion_mnist
+from candle_tf.data.datasets import load_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset("fashion_mnist_lt", imbalance_ratio=100, seed=0)
+
+
+def test_only_the_train_split_is_long_tailed(dataset):
+    assert dataset.train_counts.tolist() == [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100,
+                                             60]
+    assert np.bincount(dataset.test.labels).tolist() == [1000] * 10
+    # Validation takes up to 20 images per class from those the LT draw left out; the head
+    # class keeps all 6000 of its images for training, so it has none to give.
+    assert np.bincount(dataset.val.labels, minlength=10).tolist() == [0] + [20] * 9
+    assert len(dataset.source_train) == 60000
+    assert dataset.train.images.shape[1:] == (28, 28, 1)
+
+
+def test_validation_images_are_not_training_images(dataset):
+    train = {img.tobytes() for img in dataset.train.images}
+    assert not any(img.tobytes() in train for img in dataset.val.images)
+
+
+def test_images_per_class_caps_sources(dataset):
+    small = load_dataset("fashion_mnist_lt", imbalance_ratio=10, images_per_class=50, seed=0)
+    assert small.train_counts.tolist() == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
+    assert len(small.test) == 500
+
+
+def test_unknown_name_and_missing_files_have_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="Known: aircraft_lt, caltech101_lt, .*fashion_mnist_lt"):
+        load_dataset("fashion_mnst_lt")
+    with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+        fashion_mnist.load_split("train", str(tmp_path))

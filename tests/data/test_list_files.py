@@ -1,0 +1,131 @@
+"""List-file and image-folder sources, on the real published Places-LT / ImageNet-LT lists."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from candle_tf.data import list_files
+from candle_tf.data.datasets import load_dataset
+from candle_tf.data.lt_protocol import frequency_order
+from candle_tf.metrics import shot_groups
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+PLACES = os.path.join(SHARED, "places_lt")
+IMAGENET = os.path.join(SHARED, "imagenet_lt")
+
+
+def write_image(path, value=128, size=12, kind="png"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    pixels = tf.fill([size, size, 3], tf.constant(value, tf.uint8))
+    data = tf.io.encode_png(pixels) if kind == "png" else tf.io.encode_jpeg(pixels)
+    tf.io.write_file(path, data)
+
+
+def test_places_lt_lists_have_the_published_counts():
+    _, train = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_train.txt"))
+    _, val = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_val.txt"))
+    _, test = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_test.txt"))
+    counts = np.bincount(train, minlength=365)
+    assert len(train) == 62500 and counts.max() == 4980 and counts.min() == 5
+    assert {k: len(v) for k, v in shot_groups(counts).items()} == {
+        "many": 131, "medium": 163, "few": 71}
+    assert np.bincount(val).tolist() == [20] * 365
+    assert np.bincount(test).tolist() == [100] * 365
+    order = frequency_order(train, 365)
+    assert counts[order[0]] == 4980 and (np.diff(counts[order]) <= 0).all()
+
+
+def test_imagenet_lt_lists_have_the_published_counts():
+    _, val = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_val.txt"))
+    _, test = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_test.txt"))
+    assert np.bincount(val).tolist() == [20] * 1000
+    assert np.bincount(test).tolist() == [50] * 1000
+
+
+def test_imagenet_nested_and_flat_val_layouts_resolve(tmp_path):
+    relatives, _ = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_test.txt"))
+    sample = relatives[::5000]  # 10 listed paths, val/<wnid>/<file>
+    for i, relative in enumerate(sample):
+        wnid_free = os.path.join("val", os.path.basename(relative))
+        write_image(str(tmp_path / (relative if i % 2 else wnid_free)))
+    resolved = list_files.resolve_all(str(tmp_path), sample, "ImageNet_LT_test.txt")
+    assert all(os.path.exists(p) for p in resolved)
+    assert sum("/n0" in p or "/n1" in p for p in resolved) == 5  # half nested, half flat
+
+
+@pytest.fixture
+def places_sample(tmp_path):
+    """Tiny images at a real sample of Places-LT's listed paths, and lists of that sample."""
+    lines = {}
+    for split, keep in (("train", 50), ("val", 10), ("test", 50)):
+        with open(os.path.join(PLACES, f"Places_LT_{split}.txt")) as handle:
+            listed = [line for line in handle.read().splitlines() if int(line.split()[1]) < 8]
+        # Every keep-th image of labels 0-7: class sizes keep their published order.
+        by_label = {}
+        for line in listed:
+            by_label.setdefault(line.split()[1], []).append(line)
+        lines[split] = [line for group in by_label.values() for line in group[::keep]]
+    for split, sample in lines.items():
+        for line in sample:
+            write_image(str(tmp_path / line.split()[0]), kind="jpeg")
+        (tmp_path / f"{split}.txt").write_text("\n".join(sample) + "\n")
+    return tmp_path, lines
+
+
+def test_list_dataset_loads_reindexes_and_skips_corrupt_images(places_sample):
+    root, lines = places_sample
+    corrupt = root / lines["train"][3].split()[0]
+    corrupt.write_bytes(b"not an image")
+    dataset = load_dataset(f"list:{root}/train.txt,{root}/val.txt,{root}/test.txt",
+                           data_dir=str(root))
+    assert dataset.skipped == {"train": 1, "val": 0, "test": 0}
+    assert len(dataset.train) == len(lines["train"]) - 1
+    assert len(dataset.test) == len(lines["test"])
+    counts = dataset.train_counts
+    assert (np.diff(counts) <= 0).all() and counts[0] > counts[-1]  # rank 0 = most frequent
+    original = {line.split()[0].split("/")[1] for line in lines["train"]}
+    assert set(dataset.class_names) <= original
+    assert dataset.channels == 3 and dataset.source_train is None
+
+
+def test_list_errors_name_the_file_line_and_fix(tmp_path):
+    bad_label = tmp_path / "train.txt"
+    write_image(str(tmp_path / "a" / "x.png"))
+    bad_label.write_text("a/x.png 0\na/x.png 7\n")
+    (tmp_path / "test.txt").write_text("a/x.png 0\n")
+    with pytest.raises(ValueError, match=r"train.txt:2: label 7 is outside \[0, 2\)"):
+        list_files.check_labels(np.array([0, 7]), 2, str(bad_label))
+    missing = tmp_path / "missing.txt"
+    missing.write_text("".join(f"a/gone_{i}.png 0\n" for i in range(7)))
+    with pytest.raises(FileNotFoundError, match="7 of 7 listed images are missing"):
+        load_dataset(f"list:{missing},{tmp_path / 'test.txt'}", data_dir=str(tmp_path))
+    (tmp_path / "broken.txt").write_text("a/x.png zero\n")
+    with pytest.raises(ValueError, match="broken.txt:1: expected"):
+        list_files.parse_list_file(str(tmp_path / "broken.txt"))
+
+
+def test_image_folder_dataset(tmp_path):
+    per_class = {"cat": 30, "dog": 50, "emu": 12}
+    for split, scale in (("train", 1), ("test", 0)):
+        for name, count in per_class.items():
+            for i in range(count if scale else 4):
+                write_image(str(tmp_path / split / name / f"{i}.png"), value=i)
+    dataset = load_dataset(f"folder:{tmp_path}")
+    # dog (50) > cat (30) > emu (12); validation: up to 20, at most a tenth of each class.
+    assert dataset.class_names == ("dog", "cat", "emu")
+    assert dataset.train_counts.tolist() == [45, 27, 11]
+    assert np.bincount(dataset.val.labels).tolist() == [5, 3, 1]
+    assert np.bincount(dataset.test.labels).tolist() == [4, 4, 4]
+
+
+def test_a_class_without_readable_training_images_is_an_error(tmp_path):
+    for name in ("ok", "bad"):
+        write_image(str(tmp_path / "test" / name / "0.png"))
+    for i in range(3):
+        write_image(str(tmp_path / "train" / "ok" / f"{i}.png"))
+    (tmp_path / "train" / "bad").mkdir()
+    (tmp_path / "train" / "bad" / "0.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(ValueError, match="no \\(readable\\) training image, e.g. 'bad'"):
+        load_dataset(f"folder:{tmp_path}")

@@ -1,0 +1,270 @@
+"""Tests for candle_tf.export: LCE conversion checks, parity, and the TF Serving SavedModel."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from candle_tf import export
+from candle_tf.data.preprocess import eval_transform, to_channels
+
+SIZE, CHANNELS, NUM_BINARY = 16, 1, 3
+CLASS_NAMES = ["top_left", "top_right", "bottom_left"]
+CROP = 0.875
+
+BINARY_CONV = dict(input_quantizer="approx_sign", kernel_quantizer="magnitude_aware_sign",
+                   kernel_constraint="weight_clip", padding="same", pad_values=1.0,
+                   use_bias=False)
+
+
+def _synthetic(n, seed):
+    """Raw pixels in [0, 255]; the label is which quadrant (of three) is bright."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    images = rng.uniform(0, 80, (n, SIZE, SIZE, CHANNELS))
+    for image, label in zip(images, labels):
+        row, col = (label // 2) * 8, (label % 2) * 8
+        image[row:row + 8, col:col + 8] += 150
+    return images.astype(np.float32), labels
+
+
+def _tiny_model(binary_convs=(BINARY_CONV,) * NUM_BINARY):
+    inputs = tf.keras.Input((SIZE, SIZE, CHANNELS))
+    x = tf.keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = tf.keras.layers.Conv2D(8, 3, padding="same")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    for kwargs in binary_convs:
+        x = lq.layers.QuantConv2D(16, 3, **kwargs)(x)
+        x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(len(CLASS_NAMES))(x))
+
+
+@pytest.fixture(scope="module")
+def model():
+    tf.keras.utils.set_random_seed(0)
+    model = _tiny_model()
+    model.compile(tf.keras.optimizers.Adam(1e-2),
+                  tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    images, labels = _synthetic(256, seed=0)
+    model.fit(images, labels, batch_size=32, epochs=2, verbose=0)  # non-trivial BN stats
+    return model
+
+
+@pytest.fixture(scope="module")
+def flatbuffer(model):
+    return export.convert_to_lce(model)
+
+
+@pytest.fixture(scope="module")
+def export_dir(model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("serving")
+    return Path(export.export_saved_model(model, base, "tiny", 3, CLASS_NAMES, SIZE, CHANNELS,
+                                          crop_fraction=CROP))
+
+
+def test_every_binary_conv_becomes_lce_bconv2d(model, flatbuffer):
+    ops = export.count_tflite_ops(flatbuffer)
+    assert ops["LceBconv2d"] == export.count_binary_convs(model) == NUM_BINARY
+    assert ops["CONV_2D"] == 1 and ops["FULLY_CONNECTED"] == 1
+    counts = export.check_binary_convs_converted(flatbuffer, model)
+    assert counts["binary_convs"] == counts["lce_bconv2d"] == NUM_BINARY
+    assert counts["ops"] == dict(ops)
+
+
+def test_count_binary_convs_searches_nested_models(model):
+    outer = tf.keras.Sequential([tf.keras.Input((SIZE, SIZE, CHANNELS)), model])
+    assert export.count_binary_convs(outer) == NUM_BINARY
+
+
+@pytest.mark.parametrize("input_quantizer, kernel_quantizer, binary", [
+    ("approx_sign", "magnitude_aware_sign", True),
+    ("ste_sign", "ste_sign", True),
+    (lq.quantizers.ste_sign, lq.quantizers.approx_sign, True),  # plain functions
+    (None, "magnitude_aware_sign", False),
+    ("approx_sign", None, False),
+    ("approx_sign", "ste_tern", False),
+    ("approx_sign", lq.quantizers.NoOp(precision=1), False),
+])
+def test_count_binary_convs_needs_binary_input_and_kernel(input_quantizer, kernel_quantizer,
+                                                          binary):
+    conv = dict(BINARY_CONV, input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer)
+    assert export.count_binary_convs(_tiny_model([conv])) == int(binary)
+
+
+def test_zero_padding_and_bias_still_convert_in_lce_0_16():
+    # LCE 0.16 corrects zero "same" padding and fuses a bias, so neither falls back to float.
+    convs = [dict(BINARY_CONV, pad_values=0.0), dict(BINARY_CONV, use_bias=True)]
+    model = _tiny_model(convs)
+    counts = export.check_binary_convs_converted(export.convert_to_lce(model), model)
+    assert counts["lce_bconv2d"] == 2
+
+
+def _heaviside_input_model():
+    return _tiny_model([dict(BINARY_CONV, input_quantizer="ste_heaviside")])
+
+
+def _binary_depthwise_model():
+    inputs = tf.keras.Input((SIZE, SIZE, CHANNELS))
+    x = tf.keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    x = lq.layers.QuantDepthwiseConv2D(
+        3, input_quantizer="approx_sign", depthwise_quantizer="magnitude_aware_sign",
+        depthwise_constraint="weight_clip", padding="same", pad_values=1.0, use_bias=False)(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(3)(x))
+
+
+@pytest.mark.parametrize("build, explanation", [
+    (_heaviside_input_model, "ste_heaviside"),
+    (_binary_depthwise_model, "no binary depthwise kernel"),
+])
+def test_float_fallback_is_reported(build, explanation):
+    model = build()
+    flatbuffer = export.convert_to_lce(model)
+    assert export.count_tflite_ops(flatbuffer)["LceBconv2d"] == 0
+    with pytest.raises(RuntimeError, match="1 binary convolutions") as error:
+        export.check_binary_convs_converted(flatbuffer, model)
+    assert "0 LceBconv2d" in str(error.value) and "fell back to float" in str(error.value)
+    assert explanation in str(error.value)
+
+
+def test_count_tflite_ops_rejects_other_bytes():
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        export.count_tflite_ops(b"\x00" * 64)
+
+
+def test_lce_matches_keras(model, flatbuffer):
+    images, _ = _synthetic(200, seed=1)
+    parity = export.lce_parity(flatbuffer, model, images, batch_size=50)
+    assert parity["num_images"] == 200
+    assert parity["agreement"] >= 0.995
+    assert parity["max_abs_logit_diff"] < 1e-3
+
+
+def test_lce_parity_rejects_wrong_shape(model, flatbuffer):
+    with pytest.raises(ValueError, match=r"images has shape \(4, 8, 8, 1\)"):
+        export.lce_parity(flatbuffer, model, np.zeros((4, 8, 8, 1), np.float32))
+
+
+def test_lce_latency(flatbuffer):
+    latency = export.lce_latency_ms(flatbuffer, (SIZE, SIZE, CHANNELS), runs=3)
+    assert latency["runs"] == 3 and 0 < latency["median_ms"] < 1e3 and latency["mean_ms"] > 0
+    assert "reference" in latency["kernels"] or "ARM" in latency["kernels"]
+    with pytest.raises(ValueError, match=r"input_shape=\(8, 8, 1\)"):
+        export.lce_latency_ms(flatbuffer, (8, 8, 1))
+
+
+def test_export_rejects_bad_arguments(model, export_dir):
+    base = export_dir.parent.parent
+    with pytest.raises(ValueError, match="class_names has 2 names"):
+        export.export_saved_model(model, base, "tiny", 4, CLASS_NAMES[:2], SIZE, CHANNELS)
+    with pytest.raises(ValueError, match="image_size=32"):
+        export.export_saved_model(model, base, "tiny", 4, CLASS_NAMES, 32, CHANNELS)
+    with pytest.raises(FileExistsError, match="new version"):
+        export.export_saved_model(model, base, "tiny", 3, CLASS_NAMES, SIZE, CHANNELS)
+    assert sorted(p.name for p in export_dir.parent.iterdir()) == ["3"]
+
+
+_SERVE_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    export_dir, data_dir = sys.argv[1:]
+    loaded = tf.saved_model.load(export_dir)
+    serve = loaded.signatures["serving_default"]
+    pixels_fn = loaded.signatures["predict_pixels"]
+    encoded = [open(f"{data_dir}/{name}", "rb").read() for name in ("grey.png", "rgba.png",
+                                                                    "rgb.jpg")]
+    by_bytes = serve(images=tf.constant(encoded))
+    pixels = tf.constant(json.load(open(f"{data_dir}/pixels.json")), tf.float32)
+    by_pixels = pixels_fn(pixels=pixels)
+    errors = {}
+    bad_calls = {
+        "not_an_image": lambda: serve(images=tf.constant([b"this is not an image"])),
+        "wrong_rank": lambda: pixels_fn(pixels=tf.zeros([16, 16, 1])),
+        "wrong_dtype": lambda: pixels_fn(pixels=tf.zeros([1, 16, 16, 1], tf.int32)),
+    }
+    for name, call in bad_calls.items():
+        try:
+            call()
+            errors[name] = None
+        except (tf.errors.InvalidArgumentError, TypeError, ValueError) as error:
+            errors[name] = type(error).__name__
+    print(json.dumps({
+        "modules": sorted(m for m in ("larq", "candle_tf", "larq_compute_engine")
+                          if m in sys.modules),
+        "bytes": {k: v.numpy().tolist() for k, v in by_bytes.items()},
+        "pixels": {k: v.numpy().tolist() for k, v in by_pixels.items()},
+        "errors": errors,
+    }, default=bytes.decode))
+""")
+
+
+def _keras_softmax(model, pixels):
+    return tf.nn.softmax(model(pixels, training=False)).numpy()
+
+
+def test_saved_model_serves_without_larq(model, export_dir, tmp_path):
+    assert export_dir.name == "3" and export_dir.parent.name == "tiny"
+    assert (export_dir / "saved_model.pb").is_file() and (export_dir / "variables").is_dir()
+
+    rng = np.random.default_rng(2)
+    raw = {
+        "grey.png": rng.integers(0, 256, (20, 24, 1), dtype=np.uint8),
+        "rgba.png": rng.integers(0, 256, (18, 18, 4), dtype=np.uint8),
+        "rgb.jpg": rng.integers(0, 256, (30, 26, 3), dtype=np.uint8),
+    }
+    expected_pixels = []
+    for name, image in raw.items():
+        encode = tf.io.encode_jpeg if name.endswith(".jpg") else tf.io.encode_png
+        data = encode(image).numpy()
+        (tmp_path / name).write_bytes(data)
+        decoded = tf.io.decode_image(data, expand_animations=False)[..., :3]  # drop alpha
+        expected_pixels.append(eval_transform(to_channels(decoded, CHANNELS), SIZE, CROP))
+    expected_pixels = tf.stack(expected_pixels)
+    plain_pixels, _ = _synthetic(4, seed=3)
+    (tmp_path / "pixels.json").write_text(json.dumps(plain_pixels.tolist()))
+
+    result = subprocess.run([sys.executable, "-c", _SERVE_SCRIPT, str(export_dir),
+                             str(tmp_path)], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert served["modules"] == []
+    for key, pixels in (("bytes", expected_pixels), ("pixels", plain_pixels)):
+        expected = _keras_softmax(model, pixels)
+        out = served[key]
+        np.testing.assert_allclose(out["probabilities"], expected, atol=1e-4)
+        assert out["class_id"] == expected.argmax(-1).tolist()
+        assert out["class_name"] == [CLASS_NAMES[i] for i in out["class_id"]]
+    # A bad request is a TensorFlow error in the caller, not an abort of the server process.
+    assert set(served["errors"]) == {"not_an_image", "wrong_rank", "wrong_dtype"}
+    for error in served["errors"].values():
+        assert error in ("InvalidArgumentError", "TypeError", "ValueError")
+
+
+def test_saved_model_cli_shows_and_runs(export_dir):
+    cli = str(Path(sys.executable).parent / "saved_model_cli")
+    shown = subprocess.run([cli, "show", "--dir", str(export_dir), "--all"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    for name in ("signature_def['serving_default']", "signature_def['predict_pixels']",
+                 "inputs['images']", "inputs['pixels']", "outputs['probabilities']",
+                 "outputs['class_id']", "outputs['class_name']"):
+        assert name in shown.stdout
+    # TF 2.15's saved_model_cli evaluates --input_exprs with ast.literal_eval: a nested list.
+    pixels = np.full((2, SIZE, SIZE, CHANNELS), 200.0)
+    ran = subprocess.run(
+        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve",
+         "--signature_def", "predict_pixels", "--input_exprs", f"pixels={pixels.tolist()}"],
+        capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "Result for output key class_name" in ran.stdout
+    assert "Result for output key probabilities" in ran.stdout
+    assert any(f"b'{name}'" in ran.stdout for name in CLASS_NAMES)

@@ -1,0 +1,58 @@
+"""Killing a run (SIGKILL) mid-epoch and re-running the same command resumes it."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from candle_tf.data.lt_protocol import long_tailed_counts
+from tests.test_train_cli import TINY
+
+BATCH = 4
+FLAGS = [*TINY, "--distill_epochs=3", f"--distill_batch_size={BATCH}", "--verbose=2"]
+STEPS_PER_EPOCH = sum(long_tailed_counts(40, 10, 10)) // BATCH  # 159 // 4 = 39
+
+
+def command(workdir):
+    return [sys.executable, "-m", "candle_tf.train", f"--workdir={workdir}", *FLAGS]
+
+
+def logged_steps(workdir):
+    """Distillation steps done so far: lambda.csv gets one row per step."""
+    try:
+        with open(os.path.join(workdir, "distillation", "lambda.csv")) as handle:
+            rows = handle.read().splitlines()[1:]
+    except FileNotFoundError:
+        return 0
+    return int(rows[-1].split(",")[0]) if rows else 0
+
+
+def test_sigkill_mid_epoch_then_resume(tmp_path):
+    workdir = str(tmp_path / "run")
+    process = subprocess.Popen(command(workdir), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while logged_steps(workdir) < STEPS_PER_EPOCH + 5 and time.time() < deadline:
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    killed_at = logged_steps(workdir)
+    assert STEPS_PER_EPOCH < killed_at < 2 * STEPS_PER_EPOCH  # inside the second epoch
+    assert not os.path.exists(os.path.join(workdir, "distillation", "done.json"))
+
+    result = subprocess.run(command(workdir), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "stage 0: teacher — already done" in out
+    assert "stage 1: calibration — already done" in out
+    distillation = out.split("== stage 2: distillation")[1].split("== stage 3")[0]
+    assert re.findall(r"^Epoch (\d)/3", distillation, re.M) == ["2", "3"]  # epoch 1 kept
+    assert logged_steps(workdir) == 3 * STEPS_PER_EPOCH  # optimiser step count restored
+    assert out.count("Test accuracy (%)") == 1
+    with open(os.path.join(workdir, "metrics.json")) as handle:
+        assert set(json.load(handle)["models"]) == {"teacher (calibrated)",
+                                                    "student (reactnet_a)"}
