@@ -63,8 +63,11 @@ class Workdir:
         if os.path.exists(path):
             with open(path) as handle:
                 record = json.load(handle)
-            changed = {k: (record["settings"].get(k), v) for k, v in settings.items()
-                       if record["settings"].get(k) != v}
+            # A setting newer than the record counts as its default (older runs resume).
+            defaults = json.loads(json.dumps(RunConfig().result_settings()))
+            recorded = {**defaults, **record["settings"]}
+            changed = {k: (recorded.get(k), v) for k, v in settings.items()
+                       if recorded.get(k) != v}
             if changed:
                 lines = "\n".join(f"  --{k}: was {old!r}, now {new!r}"
                                   for k, (old, new) in sorted(changed.items()))
