@@ -26,7 +26,7 @@ def main(argv):
     del argv
     try:
         dataset = load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.imbalance_ratio, FLAGS.seed)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     stats = statistics(dataset)
