@@ -24,7 +24,10 @@ def machine() -> str:
 
 
 def markdown(record: dict) -> str:
-    lines = [f"Default run (`{record['command']}`), {record['date']}, {record['machine']}.",
+    load = record["load_average"]
+    lines = [f"Default run (`{record['command']}`), {record['date']}, {record['machine']}; "
+             f"load average {load['before']:.1f} before, {load['after_15min']:.1f} over the "
+             f"last 15 min (2.0 = both cores busy; above that, other jobs shared them).",
              "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {stage} | {record['stage_seconds'][stage]:.0f} |" for stage in STAGES]
     lines += [f"| **total (wall, incl. start-up)** | **{record['wall_seconds']:.0f}** |", "",
@@ -49,6 +52,7 @@ def main():
     shutil.rmtree(args.workdir, ignore_errors=True)
     command = [sys.executable, "-m", "candle_tf.train", f"--workdir={args.workdir}",
                "--verbose=2", *train_flags]
+    load_before = os.getloadavg()[0]
     start = time.time()
     subprocess.run(command, check=True)
     wall = time.time() - start
@@ -57,6 +61,8 @@ def main():
     record = {
         "command": " ".join(["python -m candle_tf.train", *train_flags]),
         "date": datetime.date.today().isoformat(), "machine": machine(),
+        "load_average": {"before": round(load_before, 2),
+                         "after_15min": round(os.getloadavg()[2], 2)},
         "wall_seconds": round(wall, 1), "stage_seconds": metrics["stage_seconds"],
         "models": {name: {k: r[k] for k in ("top1", "many", "medium", "few", "val_top1",
                                              "per_class")}
