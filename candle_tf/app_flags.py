@@ -57,13 +57,20 @@ HELP = {
     "temperature": "KL temperature tau.",
     "balancer_lr": "Balancer AB_phi Adam learning rate (cosine); it ascends the loss.",
     "balancer_hidden": "Hidden widths of the balancer MLP.",
+    "lambda_clamp": "Clamp lambda into [c, 1 - c] so that neither term is switched off "
+                    "(0 = no clamp, the paper).",
     "ce_weight": "Weight of an optional ground-truth CE term on the student (paper: 0).",
     "fixed_lambda": "Fix lambda to this value and switch the balancer off (ablation).",
+    "two_step": "ReActNet's two-step recipe: distil with binary activations and real weights, "
+                "then with both binary from those weights (each step --distill_epochs).",
     "eval_batch_size": "Batch size for evaluation.",
     "parity_images": "Test images used to check the LCE interpreter against Keras.",
     "export_model_name": "Model name in the TF Serving layout <base>/<name>/<version>/.",
     "export_version": "Model version in the TF Serving layout.",
     "workdir": "Every stage writes here; re-running the same command resumes.",
+    "strategy": "tf.distribute strategy of stages 0-2: default (one device), mirrored "
+                "(local GPUs), multi_worker (the cluster in TF_CONFIG), tpu. Batch sizes "
+                "are global.",
     "verbose": "Keras progress: 0 silent, 1 progress bars, 2 one line per epoch.",
 }
 
@@ -127,3 +134,22 @@ def config_from_flags(flag_values: flags.FlagValues) -> RunConfig:
             value = tuple(int(v) for v in value)
         values[spec.name] = value
     return RunConfig(**values)
+
+
+def flagfile_lines(config: RunConfig) -> list:
+    """``--name=value`` lines from which the flags give back ``config`` (``--flagfile``).
+
+    Fields that are None are left out: no flag value says None, and their flags default
+    to None.
+    """
+    lines = []
+    for spec in dataclasses.fields(RunConfig):
+        value = getattr(config, spec.name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        lines.append(f"--{spec.name}={value}")
+    return lines

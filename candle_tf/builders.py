@@ -42,16 +42,23 @@ def student(config: RunConfig, dataset: LongTailedDataset, binary_weights: bool 
     """
     size = None if any_resolution else config.student_resolution
     channels = dataset.image_shape[-1]
-    options = StudentOptions(config.width_multiplier, config.stem_stride, binary_weights)
-    return build_student(config.student, (size, size, channels), dataset.num_classes, options)
+    return build_student(config.student, (size, size, channels), dataset.num_classes,
+                         student_options(config, binary_weights))
+
+
+def student_options(config: RunConfig, binary_weights: bool = True) -> StudentOptions:
+    """The student architecture options a run's settings give."""
+    return StudentOptions(config.width_multiplier, config.stem_stride, binary_weights)
 
 
 def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
                          teacher: tf.keras.Model, total_steps: int,
-                         student_views: Sequence[str] = ("student",)) -> DistillationTrainer:
+                         student_views: Sequence[str] = ("student",),
+                         binary_weights: bool = True) -> DistillationTrainer:
     """Compiled DistillationTrainer: Adam + cosine for the student, Adam + cosine ascent
-    for the balancer. ``student_views``: see DistillationTrainer."""
-    student_model = student(config, dataset,
+    for the balancer. ``student_views``: see DistillationTrainer; ``binary_weights``
+    False: step 1 of the two-step recipe (binary activations, real weights)."""
+    student_model = student(config, dataset, binary_weights=binary_weights,
                             any_resolution=tuple(student_views) != ("student",))
     teacher_features = teacher.outputs[1].shape
     connector = build_connector(student_model.outputs[1].shape, teacher_features[-1],
@@ -60,10 +67,17 @@ def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
         student_model, connector, teacher, build_balancer(config.balancer_hidden),
         teacher_view_names(len(config.resolutions)), temperature=config.temperature,
         total_steps=total_steps, ce_weight=config.ce_weight,
-        fixed_lambda=config.fixed_lambda, student_views=student_views)
-    student_lr = scaled_learning_rate(config.student_lr, config.distill_batch_size)
+        fixed_lambda=config.fixed_lambda, lambda_clamp=config.lambda_clamp,
+        student_views=student_views)
     trainer.compile(
-        optimizer=tf.keras.optimizers.Adam(WarmupCosine(student_lr, total_steps)),
+        optimizer=student_optimizer(config, total_steps),
         balancer_optimizer=tf.keras.optimizers.Adam(
             WarmupCosine(config.balancer_lr, total_steps)))
     return trainer
+
+
+def student_optimizer(config: RunConfig, total_steps: int) -> tf.keras.optimizers.Optimizer:
+    """The student's optimiser in every method: Adam, student_lr scaled by batch / 128,
+    cosine decay over ``total_steps``."""
+    student_lr = scaled_learning_rate(config.student_lr, config.distill_batch_size)
+    return tf.keras.optimizers.Adam(WarmupCosine(student_lr, total_steps))

@@ -48,8 +48,10 @@ class RunConfig:
     temperature: float = 2.0
     balancer_lr: float = 1e-3
     balancer_hidden: Tuple[int, ...] = (8, 8)
+    lambda_clamp: float = 0.0
     ce_weight: float = 0.0
     fixed_lambda: Optional[float] = None
+    two_step: bool = False
     # Stages 3-4: evaluation and export.
     eval_batch_size: int = 256
     parity_images: int = 1000
@@ -57,6 +59,7 @@ class RunConfig:
     export_version: int = 1
     # Not part of the result: where and how verbosely to run.
     workdir: str = field(default="runs/default", metadata={"result": False})
+    strategy: str = field(default="default", metadata={"result": False})
     verbose: int = field(default=1, metadata={"result": False})
 
     def result_settings(self) -> dict:

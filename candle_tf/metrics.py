@@ -3,6 +3,7 @@
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+import tensorflow as tf
 
 MANY_ABOVE = 100  # many-shot: more than 100 training images
 FEW_BELOW = 20    # few-shot: fewer than 20; medium: 20 to 100 inclusive
@@ -53,3 +54,36 @@ def long_tailed_report(labels: np.ndarray, predictions: np.ndarray,
     report["group_sizes"] = {group: int(len(ids)) for group, ids in groups.items()}
     report["per_class"] = [None if np.isnan(a) else float(a) for a in per_class]
     return report
+
+
+class BalancedAccuracy(tf.keras.metrics.Metric):
+    """Mean per-class accuracy over the batches seen, in the graph (a Keras metric).
+
+    Classes with no example yet are left out of the mean. On a balanced split it is the
+    top-1 accuracy; on any other it weighs every class equally.
+    """
+
+    def __init__(self, num_classes: int, name: str = "balanced_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = num_classes
+        self.hits = self.add_weight("hits", shape=(num_classes,), initializer="zeros")
+        self.totals = self.add_weight("totals", shape=(num_classes,), initializer="zeros")
+
+    def update_state(self, labels, logits):
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels),
+                          self.dtype)
+        self.hits.assign_add(tf.math.unsorted_segment_sum(correct, labels, self.num_classes))
+        self.totals.assign_add(tf.math.unsorted_segment_sum(tf.ones_like(correct), labels,
+                                                            self.num_classes))
+
+    def reset_state(self):
+        for variable in (self.hits, self.totals):
+            variable.assign(tf.zeros_like(variable))
+
+    def result(self):
+        seen = tf.reduce_sum(tf.cast(self.totals > 0, self.dtype))
+        return tf.reduce_sum(tf.math.divide_no_nan(self.hits, self.totals)) / tf.maximum(seen, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}

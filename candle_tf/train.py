@@ -13,14 +13,15 @@ Re-running the same command skips finished stages and resumes an interrupted one
 import os
 import random
 import sys
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from candle_tf import app_flags, builders, evaluate
+from candle_tf import app_flags, builders, distribute, evaluate
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import DATASETS, known_dataset, load_dataset
+from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset, load_dataset
 from candle_tf.models.students import check_student, logits_model
 from candle_tf.models.teacher import check_backbone
 from candle_tf.stages import calibration, distillation, export_stage, teacher
@@ -44,7 +45,8 @@ def check_config(config: RunConfig) -> None:
                          f"{', '.join(sorted(DATASETS))}, or folder:PATH, "
                          "list:TRAIN.txt,TEST.txt.")
     check_backbone(config.teacher)
-    check_student(config.student)
+    check_student(config.student, config.student_resolution,
+                  builders.student_options(config, binary_weights=not config.two_step))
     if config.imbalance_ratio < 1:
         raise ValueError(f"--imbalance_ratio={config.imbalance_ratio} is below 1; it is "
                          "n_max / n_min: use 1 (balanced) or more, e.g. 100.")
@@ -53,32 +55,62 @@ def check_config(config: RunConfig) -> None:
                          "or more view sizes of at least 8 px, e.g. --resolutions=64,32.")
     if config.fixed_lambda is not None and not 0.0 <= config.fixed_lambda <= 1.0:
         raise ValueError(f"--fixed_lambda={config.fixed_lambda} must be in [0, 1].")
+    if not 0.0 <= config.lambda_clamp < 0.5:
+        raise ValueError(f"--lambda_clamp={config.lambda_clamp} must be in [0, 0.5): lambda "
+                         "is clipped into [c, 1 - c]; 0 switches the clamp off.")
+    distribute.check_strategy(config.strategy)
     weights = config.teacher_weights
     if weights not in ("imagenet", "pretrain") and not os.path.exists(weights):
         raise FileNotFoundError(f"--teacher_weights={weights!r}: no such file. Use imagenet, "
                                 "pretrain, or the path of a weights file.")
 
 
-def run(config: RunConfig) -> dict:
-    """Runs (or resumes) stages 0-4 and returns the metrics written to metrics.json."""
+def prepare(config: RunConfig
+            ) -> Tuple[tf.distribute.Strategy, LongTailedDataset, Workdir]:
+    """Checks the settings, makes the strategy (before any other TensorFlow work), seeds,
+    loads the data set and opens this process's work dir, recording the run."""
     check_config(config)
+    strategy = distribute.make_strategy(config.strategy)
+    distribute.check_batch_sizes(config, strategy.num_replicas_in_sync)
     seed_everything(config.seed)
     dataset = load_dataset(config.dataset, config.data_dir, config.imbalance_ratio,
                            config.seed, config.images_per_class)
     print(f"{dataset.name}: {len(dataset.train)} LT training images "
           f"({dataset.train_counts.max()} to {dataset.train_counts.min()} per class), "
           f"{len(dataset.val)} validation, {len(dataset.test)} test, "
-          f"{dataset.num_classes} classes", flush=True)
-    workdir = Workdir(config.workdir)
+          f"{dataset.num_classes} classes; {strategy.num_replicas_in_sync} replica(s) "
+          f"(--strategy={config.strategy})", flush=True)
+    workdir = Workdir(distribute.worker_workdir(config.workdir, strategy))
     workdir.record_run(config)
-    board = lambda stage: os.path.join(workdir.path, "tensorboard", stage)  # noqa: E731
+    return strategy, dataset, workdir
 
+
+def tensorboard_dir(workdir: Workdir, stage: str) -> str:
+    return os.path.join(workdir.path, "tensorboard", stage)
+
+
+def teacher_stages(config: RunConfig, dataset: LongTailedDataset, workdir: Workdir) -> dict:
+    """Stages 0-1, or their results when done; returns stage 1's (the calibrated teacher)."""
     stage0 = workdir.run_stage(0, "teacher", lambda d: teacher.run(
-        config, dataset, d, board("teacher")))
-    stage1 = workdir.run_stage(1, "calibration", lambda d: calibration.run(
-        config, dataset, stage0["encoder"], d, board("calibration")))
-    stage2 = workdir.run_stage(2, "distillation", lambda d: distillation.run(
-        config, dataset, stage1["teacher"], d, board("distillation")))
+        config, dataset, d, tensorboard_dir(workdir, "teacher")))
+    return workdir.run_stage(1, "calibration", lambda d: calibration.run(
+        config, dataset, stage0["encoder"], d, tensorboard_dir(workdir, "calibration")))
+
+
+def run(config: RunConfig) -> dict:
+    """Runs (or resumes) stages 0-4 and returns the metrics written to metrics.json.
+
+    Stages 0-2 train inside the ``--strategy`` scope. On a multi-worker cluster only the
+    chief evaluates and exports; the other workers return an empty dict after stage 2.
+    """
+    strategy, dataset, workdir = prepare(config)
+    with strategy.scope():
+        stage1 = teacher_stages(config, dataset, workdir)
+        stage2 = workdir.run_stage(2, "distillation", lambda d: distillation.run(
+            config, dataset, stage1["teacher"], d, tensorboard_dir(workdir, "distillation")))
+    if not distribute.is_chief(strategy):
+        print("This worker's training is done; the chief evaluates and exports.", flush=True)
+        return {}
 
     def evaluation(stage_dir):
         teacher_model = builders.load_calibrated_teacher(config, dataset, stage1["teacher"])
@@ -97,7 +129,7 @@ def run(config: RunConfig) -> dict:
 
     stage3 = workdir.run_stage(3, "evaluation", evaluation)
     stage4 = workdir.run_stage(4, "export", lambda d: export_stage.run(
-        config, dataset, stage2["student"], d))
+        config, dataset, stage2["student"], stage1["teacher"], d))
     metrics = {
         "dataset": dataset.name, "train_counts": dataset.train_counts.tolist(),
         "skipped_unreadable": dataset.skipped or {},

@@ -1,10 +1,11 @@
 """Resumable ``fit`` for every stage, learning-rate schedules and the NaN guard."""
 
 import math
-import os
 from typing import Optional, Sequence
 
 import tensorflow as tf
+
+from candle_tf.distribute import backup_dir
 
 
 def scaled_learning_rate(base_per_128: float, batch_size: int) -> float:
@@ -68,10 +69,11 @@ def fit_resumable(trainer: tf.keras.Model, dataset: tf.data.Dataset, *, stage: s
     """``trainer.fit`` that checkpoints every epoch and resumes after an interruption.
 
     Checkpoints (model and optimisers) live in ``<stage_dir>/backup`` until the stage
-    finishes. TensorBoard logs per step go to ``tensorboard_dir``.
+    finishes (the chief's, for every worker of a multi-worker strategy). TensorBoard logs
+    per step go to ``tensorboard_dir``.
     """
     standard = [
-        tf.keras.callbacks.BackupAndRestore(os.path.join(stage_dir, "backup")),
+        tf.keras.callbacks.BackupAndRestore(backup_dir(stage_dir, trainer.distribute_strategy)),
         tf.keras.callbacks.TensorBoard(tensorboard_dir, update_freq=10, profile_batch=0),
         StopOnNonFinite(stage),
     ]

@@ -5,6 +5,7 @@ Each stage writes its artefacts into ``<workdir>/<stage>/`` and, when finished,
 resumes from its own checkpoint. Resuming with settings that change the result is refused.
 """
 
+import dataclasses
 import json
 import os
 import platform
@@ -79,6 +80,25 @@ class Workdir:
         record["invocations"].append({"time": time.strftime("%Y-%m-%d %H:%M:%S"),
                                       "versions": package_versions()})
         write_json(path, record)
+
+    def recorded_config(self) -> RunConfig:
+        """The RunConfig that run.json records (a setting newer than the record takes its
+        default, as when resuming), with ``workdir`` set to this directory."""
+        path = os.path.join(self.path, "run.json")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{path} not found: {self.path} holds no run. Pass the --workdir of a "
+                "`python -m candle_tf.train` run.")
+        with open(path) as handle:
+            settings = json.load(handle)["settings"]
+        known = {spec.name for spec in dataclasses.fields(RunConfig)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"{path} records settings this candle_tf does not know "
+                             f"({', '.join(unknown)}); use the version that made the run.")
+        values = {name: tuple(value) if isinstance(value, list) else value
+                  for name, value in settings.items()}
+        return RunConfig(**{**values, "workdir": self.path})
 
     def run_stage(self, number: int, stage: str, work: Callable[[str], dict]) -> dict:
         """Runs ``work(stage_dir)`` unless the stage is done; prints a banner and the time."""

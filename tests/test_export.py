@@ -1,4 +1,5 @@
-"""Tests for candle_tf.export: LCE conversion checks, parity, and the TF Serving SavedModel."""
+"""Tests for candle_tf.export: conversions, op and MAC counts, LCE checks and parity, and the
+TF Serving SavedModel."""
 
 import json
 import subprocess
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from candle_tf import export
 from candle_tf.data.preprocess import eval_transform, to_channels
+from candle_tf.export.report import student_cost
 
 SIZE, CHANNELS, NUM_BINARY = 16, 1, 3
 CLASS_NAMES = ["top_left", "top_right", "bottom_left"]
@@ -106,6 +108,24 @@ def test_zero_padding_and_bias_still_convert_in_lce_0_16():
     assert counts["lce_bconv2d"] == 2
 
 
+def _one_binary_conv(side, pad_values):
+    inputs = tf.keras.Input((side, side, 32))
+    conv = lq.layers.QuantConv2D(8, 3, **dict(BINARY_CONV, pad_values=pad_values))
+    return tf.keras.Model(inputs, conv(inputs))
+
+
+@pytest.mark.parametrize("side, pad_values, exact", [
+    (2, 0.0, False), (2, 1.0, True), (4, 0.0, True), (4, 1.0, True)])
+def test_lce_0_16_miscomputes_zero_padding_on_maps_smaller_than_the_kernel(side, pad_values,
+                                                                           exact):
+    # Why candle_tf.models.zoo pads binary convs with +1: zero "same" padding is emulated
+    # by a correction that LCE 0.16 gets wrong when the input is smaller than the kernel.
+    model = _one_binary_conv(side, pad_values)
+    images = np.random.default_rng(0).normal(size=(4, side, side, 32)).astype(np.float32)
+    parity = export.lce_parity(export.convert_to_lce(model), model, images)
+    assert (parity["max_abs_logit_diff"] < 1e-4) == exact
+
+
 def _heaviside_input_model():
     return _tiny_model([dict(BINARY_CONV, input_quantizer="ste_heaviside")])
 
@@ -132,6 +152,45 @@ def test_float_fallback_is_reported(build, explanation):
         export.check_binary_convs_converted(flatbuffer, model)
     assert "0 LceBconv2d" in str(error.value) and "fell back to float" in str(error.value)
     assert explanation in str(error.value)
+
+
+def test_float_macs_of_the_tflite_match_larq(model, flatbuffer):
+    # The stem conv (16x16 outputs x 8 channels x 3x3x1) and the Dense head (16 -> 3);
+    # the binary convs are LceBconv2d ops, not float MACs.
+    expected = 16 * 16 * 8 * 9 * 1 + 16 * 3
+    assert export.float_macs(flatbuffer) == expected
+    cost = student_cost(model)
+    assert cost["fp_macs"] == expected
+    assert cost["binary_macs"] == 16 * 16 * 16 * 9 * 8 + 2 * 16 * 16 * 16 * 9 * 16
+    assert cost["ops"] == cost["binary_macs"] / 64 + expected
+
+
+def test_float_tflite_of_a_float_model_and_its_macs():
+    inputs = [tf.keras.Input((12, 12, 3), name="view_a"), tf.keras.Input((6, 6, 3), name="view_b")]
+    a = tf.keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs[0])  # 6x6x4
+    b = tf.keras.layers.DepthwiseConv2D(3, padding="same")(inputs[1])  # 6x6x3
+    x = tf.keras.layers.Concatenate()([a, b])
+    logits = tf.keras.layers.Dense(5)(tf.keras.layers.GlobalAveragePooling2D()(x))
+    float_model = tf.keras.Model(inputs, logits)
+    flatbuffer = export.convert_to_float_tflite(float_model)
+    expected = 6 * 6 * 4 * 27 + 6 * 6 * 3 * 9 + 7 * 5
+    assert export.float_macs(flatbuffer) == expected == student_cost(float_model)["fp_macs"]
+    assert export.count_tflite_ops(flatbuffer)["LceBconv2d"] == 0
+    views = [np.random.default_rng(i).uniform(0, 255, (1, s, s, 3)).astype(np.float32)
+             for i, s in enumerate((12, 6))]
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    runner = interpreter.get_signature_runner()
+    names = sorted(interpreter.get_signature_list()["serving_default"]["inputs"])
+    output = runner(**dict(zip(names, views)))
+    np.testing.assert_allclose(next(iter(output.values())), float_model(views), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_next_version(tmp_path):
+    assert export.next_version(tmp_path, "tiny") == 1
+    for name in ("1", "3", ".staging-4-abc", "notes"):
+        (tmp_path / "tiny" / name).mkdir(parents=True)
+    assert export.next_version(tmp_path, "tiny") == 4
 
 
 def test_count_tflite_ops_rejects_other_bytes():

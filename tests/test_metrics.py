@@ -31,3 +31,20 @@ def test_report_averages_class_accuracies_within_groups():
     assert report["top1"] == 5 / 8
     assert report["many"] == 1.0 and report["medium"] == 0.5 and report["few"] == 0.5
     assert report["group_sizes"] == {"many": 1, "medium": 2, "few": 1}
+
+
+def test_balanced_accuracy_streams_the_mean_of_class_accuracies():
+    import tensorflow as tf
+
+    from candle_tf.metrics import BalancedAccuracy, per_class_accuracy
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 3, 3])  # class 2 has no example: left out
+    predictions = np.array([0, 0, 0, 1, 1, 0, 2, 3])
+    metric = BalancedAccuracy(4)
+    for part in (slice(0, 3), slice(3, 8)):
+        metric.update_state(labels[part], tf.one_hot(predictions[part], 4))
+    expected = np.nanmean(per_class_accuracy(labels, predictions, 4))  # (3/4 + 1/2 + 1/2) / 3
+    assert np.isclose(float(metric.result()), expected) and np.isclose(expected, 7 / 12)
+    assert float(metric.result()) != np.mean(labels == predictions)  # not plain top-1
+    metric.reset_state()
+    assert float(metric.result()) == 0.0

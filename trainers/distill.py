@@ -9,13 +9,20 @@ By default the student sees one view and multi-resolution reaches it only throug
 teacher's fused map. ``student_views`` naming several views runs the student on each of
 them separately (the "multi-resolution for teacher and student" comparison); every term
 is then the mean over those views.
+
+Under a tf.distribute strategy each replica gets its share of the global batch: lambda
+comes from [L_KL, L_FS] averaged over the replicas (the same lambda on every one), and
+the loss differentiated is the replica's mean divided by the number of replicas, so the
+gradients summed across replicas are those of the global batch.
 """
 
 from typing import Sequence
 
 import tensorflow as tf
 
+from candle_tf.distribute import global_batch_loss, replica_mean
 from candle_tf.losses import feature_similarity, kl_distillation
+from candle_tf.metrics import BalancedAccuracy
 
 
 class DistillationTrainer(tf.keras.Model):
@@ -31,6 +38,8 @@ class DistillationTrainer(tf.keras.Model):
       total_steps: training steps of the whole stage, for the progress t in [0, 1].
       ce_weight: weight of an optional ground-truth cross-entropy on the student.
       fixed_lambda: if set, lambda is this constant and the balancer is not used.
+      lambda_clamp: c in [0, 0.5): the balancer's lambda is clipped into [c, 1 - c]
+        (0: no clamp).
       student_views: names of the views the student runs on, each separately; any view
         but ``"student"`` needs a student built for any input size. The training
         accuracy is that of the first view; ``call`` (evaluation) uses ``"student"``.
@@ -40,7 +49,8 @@ class DistillationTrainer(tf.keras.Model):
                  teacher: tf.keras.Model, balancer: tf.keras.Model,
                  teacher_views: Sequence[str], temperature: float = 2.0,
                  total_steps: int = 1, ce_weight: float = 0.0, fixed_lambda=None,
-                 student_views: Sequence[str] = ("student",), **kwargs):
+                 lambda_clamp: float = 0.0, student_views: Sequence[str] = ("student",),
+                 **kwargs):
         super().__init__(**kwargs)
         self.student, self.connector, self.balancer = student, connector, balancer
         self.teacher = teacher
@@ -50,6 +60,10 @@ class DistillationTrainer(tf.keras.Model):
         self.total_steps = max(1, int(total_steps))
         self.ce_weight = float(ce_weight)
         self.fixed_lambda = fixed_lambda
+        if not 0.0 <= lambda_clamp < 0.5:
+            raise ValueError(f"--lambda_clamp={lambda_clamp} must be in [0, 0.5): lambda is "
+                             "clipped into [c, 1 - c]; 0 switches the clamp off.")
+        self.lambda_clamp = float(lambda_clamp)
         self.student_views = list(student_views)
         if not self.student_views:
             raise ValueError("student_views is empty: give at least one view name, e.g. "
@@ -62,6 +76,10 @@ class DistillationTrainer(tf.keras.Model):
                 f"None, channels), e.g. builders.student(..., any_resolution=True).")
         self.loss_tracker = tf.keras.metrics.Mean(name="loss")
         self.accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.balanced_accuracy = BalancedAccuracy(student.outputs[0].shape[-1])
+        # A step's logs (lambda and the replica-averaged terms too) are the same on every
+        # replica: log the first replica's, not their sum (Keras' default).
+        self.distribute_reduction_method = "first"
 
     def compile(self, optimizer, balancer_optimizer, **kwargs):
         """``optimizer`` descends for student + connector; ``balancer_optimizer`` ascends."""
@@ -79,7 +97,7 @@ class DistillationTrainer(tf.keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy]
+        return [self.loss_tracker, self.accuracy, self.balanced_accuracy]
 
     def call(self, views, training=False):
         return self.student(views["student"], training=training)[0]
@@ -110,11 +128,14 @@ class DistillationTrainer(tf.keras.Model):
         return l_kl, l_fs, ce, terms[0][3]
 
     def balance(self, l_kl, l_fs) -> tf.Tensor:
-        """lambda from AB_phi on the detached loss values and the progress."""
+        """lambda from AB_phi on the detached loss values and the progress (clamped)."""
         if self.fixed_lambda is not None:
             return tf.constant(float(self.fixed_lambda))
         state = tf.stack([tf.stop_gradient(l_kl), tf.stop_gradient(l_fs), self.progress()])
-        return self.balancer(state[None, :], training=True)[0, 0]
+        lam = self.balancer(state[None, :], training=True)[0, 0]
+        if self.lambda_clamp:
+            lam = tf.clip_by_value(lam, self.lambda_clamp, 1.0 - self.lambda_clamp)
+        return lam
 
     def train_step(self, data):
         views, labels = data
@@ -122,9 +143,11 @@ class DistillationTrainer(tf.keras.Model):
         ascent = [] if self.fixed_lambda is not None else self.balancer.trainable_variables
         with tf.GradientTape() as tape:
             l_kl, l_fs, ce, logits = self.distillation_terms(views, labels, training=True)
-            lam = self.balance(l_kl, l_fs)
+            global_kl, global_fs = tf.unstack(replica_mean(tf.stack([l_kl, l_fs])))
+            lam = self.balance(global_kl, global_fs)
             loss = lam * l_kl + (1.0 - lam) * l_fs + self.ce_weight * ce
-        gradients = tape.gradient(loss, descent + ascent)
+            scaled_loss = global_batch_loss(loss)
+        gradients = tape.gradient(scaled_loss, descent + ascent)
         self.optimizer.apply_gradients(zip(gradients[:len(descent)], descent))
         if ascent:
             self.balancer_optimizer.apply_gradients(
@@ -132,10 +155,12 @@ class DistillationTrainer(tf.keras.Model):
         self.loss_tracker.update_state(loss)
         self.accuracy.update_state(labels, logits)
         return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy.result(),
-                "lambda": lam, "l_kl": l_kl, "l_fs": l_fs}
+                "lambda": lam, "l_kl": global_kl, "l_fs": global_fs}
 
     def test_step(self, data):
         views, labels = data
         logits = self(views, training=False)
         self.accuracy.update_state(labels, logits)
-        return {"accuracy": self.accuracy.result()}
+        self.balanced_accuracy.update_state(labels, logits)
+        return {"accuracy": self.accuracy.result(),
+                "balanced_accuracy": self.balanced_accuracy.result()}

@@ -1,6 +1,7 @@
 """Stage 1: calibrate the teacher on the LT data (frozen encoder; fusion + classifier + LWS)."""
 
 import os
+from typing import Dict
 
 import tensorflow as tf
 
@@ -19,25 +20,36 @@ def run(config: RunConfig, dataset: LongTailedDataset, encoder_path: str, stage_
         tensorboard_dir: str) -> dict:
     """Writes ``<stage_dir>/teacher.weights.h5``; returns the validation accuracy."""
     teacher = builders.calibrated_teacher(config, dataset, encoder_path)
-    views = config.teacher_view_sizes
+    history = train_classifier(teacher, config.teacher_view_sizes, config, dataset,
+                               "calibration", stage_dir, tensorboard_dir)
+    path = os.path.join(stage_dir, TEACHER_FILE)
+    teacher.save_weights(path)
+    return {"teacher": path, "val_accuracy": float(history.history["val_accuracy"][-1])}
+
+
+def train_classifier(model: tf.keras.Model, views: Dict[str, int], config: RunConfig,
+                     dataset: LongTailedDataset, stage: str, stage_dir: str,
+                     tensorboard_dir: str) -> tf.keras.callbacks.History:
+    """The calibration recipe on the trainable part of ``model`` (views -> [logits, ...]).
+
+    Label-aware smoothing, class-balanced sampling, SGD with warm-up + cosine, the calib_*
+    settings. Also MiSLAS's stage 2 on a student whose body is frozen.
+    """
     trainer = CalibrationTrainer(
-        teacher, LabelAwareSmoothing(dataset.train_counts, config.smoothing_head,
-                                     config.smoothing_tail), list(views))
+        model, LabelAwareSmoothing(dataset.train_counts, config.smoothing_head,
+                                   config.smoothing_tail), list(views))
     steps = steps_per_epoch(len(dataset.train), config.calib_batch_size)
     schedule = WarmupCosine(scaled_learning_rate(config.calib_lr, config.calib_batch_size),
                             steps * config.calib_epochs, steps * config.calib_warmup_epochs)
     trainer.compile(optimizer=tf.keras.optimizers.SGD(
         schedule, momentum=config.calib_momentum, weight_decay=config.calib_weight_decay))
-    history = fit_resumable(
+    return fit_resumable(
         trainer,
         training_dataset(dataset.train, config.calib_batch_size, views, config.augmentation,
                          class_balanced=config.class_balanced, seed=config.seed,
                          channels=dataset.channels),
-        stage="calibration", stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
+        stage=stage, stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
         epochs=config.calib_epochs, steps_per_epoch=steps,
         validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
                                       config.eval_crop_fraction, dataset.channels),
         verbose=config.verbose)
-    path = os.path.join(stage_dir, TEACHER_FILE)
-    teacher.save_weights(path)
-    return {"teacher": path, "val_accuracy": float(history.history["val_accuracy"][-1])}

@@ -2,6 +2,8 @@
 
 import csv
 import os
+import shutil
+from typing import Optional
 
 import larq
 import tensorflow as tf
@@ -12,8 +14,11 @@ from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.models.students import core_network
 from candle_tf.training import fit_resumable
+from candle_tf.workdir import Workdir
 
 STUDENT_FILE = "student.weights.h5"
+CONNECTOR_FILE = "connector.weights.h5"
+STEP1, STEP2 = "step1_real_weights", "step2_binary"
 LAMBDA_LOG = "lambda.csv"
 
 
@@ -36,11 +41,42 @@ class LambdaLog(tf.keras.callbacks.Callback):
 
 def run(config: RunConfig, dataset: LongTailedDataset, teacher_path: str, stage_dir: str,
         tensorboard_dir: str) -> dict:
-    """Writes ``<stage_dir>/student.weights.h5`` and ``lambda.csv``."""
+    """Writes ``<stage_dir>/student.weights.h5``, ``connector.weights.h5`` and ``lambda.csv``.
+
+    With ``--two_step`` (ReActNet's recipe), step 1 distils a student with binary
+    activations and real weights into ``<stage_dir>/step1_real_weights/``; step 2 copies
+    its student and connector into the binary student and distils that into
+    ``<stage_dir>/step2_binary/``. Each step has its own checkpoint and done marker, so an
+    interrupted step resumes and a finished one is skipped.
+    """
     teacher = builders.load_calibrated_teacher(config, dataset, teacher_path)
+    if not config.two_step:
+        return _distill(config, dataset, teacher, stage_dir, tensorboard_dir)
+    steps = Workdir(stage_dir)
+    step1 = steps.run_stage(2, STEP1, lambda d: _distill(
+        config, dataset, teacher, d, os.path.join(tensorboard_dir, STEP1),
+        binary_weights=False))
+    step2 = steps.run_stage(2, STEP2, lambda d: _distill(
+        config, dataset, teacher, d, os.path.join(tensorboard_dir, STEP2), start_from=step1))
+    final = {name: os.path.join(stage_dir, os.path.basename(step2[name]))
+             for name in ("student", "connector")}
+    for name, path in final.items():
+        shutil.copyfile(step2[name], path)
+    return {**step2, **final, "step1_val_accuracy": step1["val_accuracy"]}
+
+
+def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Model,
+             stage_dir: str, tensorboard_dir: str, binary_weights: bool = True,
+             start_from: Optional[dict] = None) -> dict:
+    """One distillation run; ``start_from``: a previous run's result whose student and
+    connector weights it starts from (a checkpoint of this run, if any, wins)."""
     steps = steps_per_epoch(len(dataset.train), config.distill_batch_size)
     trainer = builders.distillation_trainer(config, dataset, teacher,
-                                            steps * config.distill_epochs)
+                                            steps * config.distill_epochs,
+                                            binary_weights=binary_weights)
+    if start_from:
+        trainer.student.load_weights(start_from["student"])
+        trainer.connector.load_weights(start_from["connector"])
     larq.models.summary(core_network(trainer.student))
     history = fit_resumable(
         trainer,
@@ -53,7 +89,9 @@ def run(config: RunConfig, dataset: LongTailedDataset, teacher_path: str, stage_
                                       {"student": config.student_resolution},
                                       config.eval_crop_fraction, dataset.channels),
         callbacks=[LambdaLog(os.path.join(stage_dir, LAMBDA_LOG))], verbose=config.verbose)
-    path = os.path.join(stage_dir, STUDENT_FILE)
-    trainer.student.save_weights(path)
-    return {"student": path, "val_accuracy": float(history.history["val_accuracy"][-1]),
+    paths = {"student": os.path.join(stage_dir, STUDENT_FILE),
+             "connector": os.path.join(stage_dir, CONNECTOR_FILE)}
+    trainer.student.save_weights(paths["student"])
+    trainer.connector.save_weights(paths["connector"])
+    return {**paths, "val_accuracy": float(history.history["val_accuracy"][-1]),
             "final_lambda": float(history.history["lambda"][-1])}

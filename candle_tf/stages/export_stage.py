@@ -1,45 +1,103 @@
-"""Stage 4: the student as an LCE ``.tflite`` (edge) and a TF Serving SavedModel (server)."""
+"""Stage 4: the student as an LCE ``.tflite`` (edge) and a TF Serving SavedModel (server),
+and the export report (``export_report.json``, also printed)."""
 
 import os
+import time
+from typing import Optional
 
 import numpy as np
+import tensorflow as tf
 
 from candle_tf import builders, export
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.datasets import LongTailedDataset, load_dataset
 from candle_tf.data.pipeline import evaluation_dataset
+from candle_tf.export.report import REPORT_FILE, float_model_cost, format_report, student_cost
 from candle_tf.models.students import logits_model
+from candle_tf.stages import calibration, distillation
+from candle_tf.workdir import Workdir, write_json
 
 TFLITE_FILE = "student.tflite"
+SERVING_DIR = "serving"
 
 
 def test_pixels(config: RunConfig, dataset: LongTailedDataset) -> np.ndarray:
     """The first ``parity_images`` test images, eval-transformed for the student."""
     views = {"student": config.student_resolution}
     batches = evaluation_dataset(dataset.test, config.eval_batch_size, views,
-                                 config.eval_crop_fraction).unbatch().take(config.parity_images)
-    return np.stack([v["student"].numpy() for v, _ in batches])
+                                 config.eval_crop_fraction, dataset.channels)
+    return np.stack([v["student"].numpy() for v, _ in batches.unbatch().take(
+        config.parity_images)])
 
 
-def run(config: RunConfig, dataset: LongTailedDataset, student_path: str,
-        stage_dir: str) -> dict:
-    """Writes the .tflite and the SavedModel; checks LCE conversion and parity."""
+def _write_bytes(path: str, data: bytes) -> None:
+    """Writes atomically, so a crash never leaves a truncated .tflite."""
+    with open(f"{path}.partial", "wb") as handle:
+        handle.write(data)
+    os.replace(f"{path}.partial", path)
+
+
+def run(config: RunConfig, dataset: LongTailedDataset, student_path: str, teacher_path: str,
+        stage_dir: str, version: Optional[int] = None) -> dict:
+    """Writes the .tflite, the SavedModel (``version``, default ``config.export_version``)
+    and the export report; checks LCE conversion and parity. Returns the report."""
+    start = time.perf_counter()
     student = builders.student(config, dataset)
     student.load_weights(student_path)
     model = logits_model(student)
     flatbuffer = export.convert_to_lce(model)
     ops = export.check_binary_convs_converted(flatbuffer, model)
     tflite_path = os.path.join(stage_dir, TFLITE_FILE)
-    with open(tflite_path, "wb") as handle:
-        handle.write(flatbuffer)
+    _write_bytes(tflite_path, flatbuffer)
     parity = export.lce_parity(flatbuffer, model, test_pixels(config, dataset))
-    print(f"LCE interpreter vs Keras on {parity['num_images']} test images: "
-          f"{100 * parity['agreement']:.2f} % same class, max |logit diff| "
-          f"{parity['max_abs_logit_diff']:.4g}", flush=True)
-    size = config.student_resolution
+    input_shape = (config.student_resolution, config.student_resolution, dataset.channels)
     serving = export.export_saved_model(
-        model, os.path.join(stage_dir, "serving"), config.export_model_name,
-        config.export_version, dataset.class_names, size, dataset.image_shape[-1],
-        config.eval_crop_fraction)
-    return {"tflite": tflite_path, "tflite_bytes": len(flatbuffer), "ops": ops,
-            "parity": parity, "saved_model": serving}
+        model, os.path.join(stage_dir, SERVING_DIR), config.export_model_name,
+        version or config.export_version, dataset.class_names, config.student_resolution,
+        dataset.channels, config.eval_crop_fraction)
+    export_seconds = time.perf_counter() - start
+
+    teacher = builders.load_calibrated_teacher(config, dataset, teacher_path)
+    teacher_flatbuffer = export.convert_to_float_tflite(
+        tf.keras.Model(teacher.inputs, teacher.outputs[0], name="teacher_logits"))
+    report = {
+        "student": config.student, "input_shape": list(input_shape),
+        "tflite": tflite_path, "tflite_bytes": len(flatbuffer),
+        "teacher_tflite_bytes": len(teacher_flatbuffer), "ops": ops,
+        "cost": {"student": student_cost(model),
+                 "teacher": float_model_cost(teacher_flatbuffer)},
+        "parity": parity, "latency": export.lce_latency_ms(flatbuffer, input_shape),
+        "saved_model": serving, "export_seconds": round(export_seconds, 1),
+    }
+    write_json(os.path.join(stage_dir, REPORT_FILE), report)
+    print(format_report(report), flush=True)
+    return report
+
+
+def reexport(workdir_path: str, version: Optional[int] = None) -> dict:
+    """Runs this stage again for a finished run, with the settings its run.json records.
+
+    Writes a new TF Serving version (``version``, default one more than the newest), and
+    overwrites the .tflite and the report. Stage 4's done marker is left as it was.
+    """
+    if not os.path.isdir(workdir_path):
+        raise FileNotFoundError(f"--workdir={workdir_path}: no such directory. Pass the "
+                                "--workdir of a `python -m candle_tf.train` run.")
+    workdir = Workdir(workdir_path)
+    config = workdir.recorded_config()
+    for stage in ("calibration", "distillation"):
+        if not workdir.is_done(stage):
+            raise FileNotFoundError(
+                f"{workdir.path}: stage {stage!r} has not finished, so there is no "
+                f"{'teacher' if stage == 'calibration' else 'student'} to export. Finish the "
+                f"run first: python -m candle_tf.train --workdir={workdir_path} (same flags).")
+    dataset = load_dataset(config.dataset, config.data_dir, config.imbalance_ratio,
+                           config.seed, config.images_per_class)
+    stage_dir = workdir.stage_dir("export")
+    if version is None:
+        version = export.next_version(os.path.join(stage_dir, SERVING_DIR),
+                                      config.export_model_name)
+    return run(config, dataset,
+               os.path.join(workdir.path, "distillation", distillation.STUDENT_FILE),
+               os.path.join(workdir.path, "calibration", calibration.TEACHER_FILE),
+               stage_dir, version)

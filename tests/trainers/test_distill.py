@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from candle_tf.models.students import core_network
@@ -78,3 +79,27 @@ def test_fixed_lambda_switches_the_balancer_off():
     logs = trainer.train_on_batch(*batch(), return_dict=True)
     assert logs["lambda"] == 0.5
     assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(balancer.variables)))
+
+
+def test_lambda_clamp_keeps_lambda_inside_its_bounds():
+    teacher = tiny_teacher()
+    student, connector, balancer = tiny_student_parts(teacher)
+    balancer.get_layer("loss_weights").bias.assign([20.0, -20.0])  # unclamped lambda ~ 1
+    trainer = DistillationTrainer(student, connector, teacher, balancer, ["teacher_0"],
+                                  lambda_clamp=0.2)
+    trainer.compile(optimizer=tf.keras.optimizers.Adam(1e-2),
+                    balancer_optimizer=tf.keras.optimizers.Adam(0.05))
+    views, labels = batch()
+    l_kl, l_fs, _, _ = trainer.distillation_terms(views, labels, training=False)
+    state = tf.stack([l_kl, l_fs, 0.0])[None, :]
+    assert float(balancer(state)[0, 0]) > 0.99
+    logs = trainer.train_on_batch(views, labels, return_dict=True)
+    assert np.isclose(logs["lambda"], 0.8)
+
+
+def test_lambda_clamp_outside_its_range_is_refused():
+    teacher = tiny_teacher()
+    student, connector, balancer = tiny_student_parts(teacher)
+    with pytest.raises(ValueError, match=r"--lambda_clamp=0.5 must be in \[0, 0.5\)"):
+        DistillationTrainer(student, connector, teacher, balancer, ["teacher_0"],
+                            lambda_clamp=0.5)

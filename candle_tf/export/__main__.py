@@ -1,0 +1,35 @@
+"""``python -m candle_tf.export --workdir=DIR``: re-export a finished run's student.
+
+Reads the run's settings from ``DIR/run.json`` (what ``python -m candle_tf.train``
+recorded), loads stage 2's student and stage 1's calibrated teacher, and writes what
+stage 4 writes: ``DIR/export/student.tflite`` (LCE), a new TF Serving version under
+``DIR/export/serving/<name>/``, and the export report ``DIR/export/export_report.json``,
+printed as a table.
+"""
+
+import sys
+
+from absl import app, flags
+
+from candle_tf.stages import export_stage
+
+flags.DEFINE_string("workdir", None, "Work dir of a finished `python -m candle_tf.train` run.")
+flags.DEFINE_integer("version", None, "TF Serving version to write (default: one more than "
+                     "the newest under export/serving/<name>/).", lower_bound=1)
+flags.mark_flag_as_required("workdir")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        export_stage.reexport(FLAGS.workdir, FLAGS.version)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

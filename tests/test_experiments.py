@@ -1,0 +1,112 @@
+"""The experiment harness: a tiny grid end to end, resuming, and the method settings."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from candle_tf.config import RunConfig
+from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
+                                           single_resolution)
+from candle_tf.experiments.report import PLOT_FILES, summarise
+from trainers.baselines import LABEL_METHODS, BaselineSettings
+
+TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--pretrain_epochs=1",
+        "--calib_epochs=1", "--distill_epochs=1", "--resolutions=32", "--verbose=0",
+        "--seeds=0"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def harness(workdir, methods, timeout=900):
+    command = [sys.executable, "-m", "candle_tf.experiments", f"--workdir={workdir}",
+               f"--methods={methods}", *TINY]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def done_marker(workdir, method):
+    return os.path.join(workdir, "seed_0", "methods", method, "evaluation", "done.json")
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("grid") / "grid")
+    result = harness(workdir, "mislas,candle")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, result
+
+
+def test_grid_writes_the_table_json_and_plots(grid):
+    workdir, result = grid
+    report = os.path.join(workdir, "report")
+    with open(os.path.join(report, "results.json")) as handle:
+        results = json.load(handle)
+    assert list(results["rows"]) == ["mislas", "candle"]
+    assert results["train_counts"] == [40, 30, 23, 18, 14, 11, 8, 6, 5, 4]
+    for row in results["rows"].values():
+        assert row["seeds"] == [0] and row["top1"]["std"] is None
+        assert 0.0 <= row["top1"]["mean"] <= 1.0 and 0.0 <= row["val_top1"]["mean"] <= 1.0
+        assert len(row["per_class"]) == 10 and len(row["classifier_norms"]) == 10
+        assert min(row["classifier_norms"]) > 0
+        # overall top-1 on a balanced test set = mean of the per-class accuracies
+        assert np.isclose(row["top1"]["mean"], np.mean(row["per_class"]), atol=1e-6)
+    assert list(results["teachers"]) == ["teacher (FP, calibrated)"]
+    with open(os.path.join(report, "results.md")) as handle:
+        table = handle.read()
+    assert "| method | overall | many | medium | few |" in table
+    assert "| mislas |" in table and "| candle |" in table
+    for name in PLOT_FILES.values():
+        with open(os.path.join(report, name), "rb") as handle:
+            assert handle.read(8) == PNG_MAGIC
+    assert "| candle |" in result.stdout
+
+
+def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
+    workdir, _ = grid
+    finished = {m: os.path.getmtime(done_marker(workdir, m)) for m in ("mislas", "candle")}
+    result = harness(workdir, "mislas,candle,kd")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for method in ("mislas", "candle"):
+        assert f"seed 0, {method}: already done, skipped" in result.stdout
+        assert os.path.getmtime(done_marker(workdir, method)) == finished[method]
+    assert "#### seed 0, kd: Plain KD" in result.stdout
+    assert "== stage 0: teacher — already done" in result.stdout
+    assert "== stage 1: calibration — already done" in result.stdout
+    with open(os.path.join(workdir, "report", "results.json")) as handle:
+        assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd"]
+
+
+def test_methods_cover_the_label_baselines():
+    assert {name for name, m in METHODS.items() if not m.distills} == set(LABEL_METHODS)
+
+
+def test_bad_methods_are_refused_before_any_work():
+    with pytest.raises(ValueError, match="Unknown --methods focal"):
+        check_methods(["ce", "focal"], (64,))
+    with pytest.raises(ValueError, match="--resolutions=64 is one size"):
+        check_methods(["candle_single_resolution"], (64,))
+    check_methods(["candle_single_resolution"], (96, 64, 32))
+
+
+def test_ablation_configs():
+    config = RunConfig(resolutions=(96, 64, 32), ce_weight=0.0)
+    settings = BaselineSettings(kd_ce_weight=0.5)
+    assert distillation_config("candle", config, settings) == config
+    assert distillation_config("candle_lambda_half", config, settings).fixed_lambda == 0.5
+    assert distillation_config("candle_lambda_final", config, settings, 0.93).fixed_lambda == 0.93
+    with pytest.raises(ValueError, match="final lambda"):
+        distillation_config("candle_lambda_final", config, settings)
+    no_kl = distillation_config("candle_no_kl", config, settings)
+    assert (no_kl.fixed_lambda, no_kl.ce_weight) == (0.0, 0.5)
+    kd = distillation_config("kd", config, settings)
+    assert (kd.fixed_lambda, kd.ce_weight) == (1.0, 0.5)
+    assert distillation_config("candle_no_feature", config, settings).fixed_lambda == 1.0
+    assert distillation_config("candle_single_resolution", config, settings).resolutions == (64,)
+    assert single_resolution((64, 32)) == (32,)  # the encoder's pretraining resolution
+
+
+def test_summary_is_mean_and_sample_std():
+    summary = summarise([0.5, 0.7, 0.9])
+    assert np.isclose(summary["mean"], 0.7) and np.isclose(summary["std"], 0.2)
