@@ -7,9 +7,11 @@ flags given on the command line win over the preset.
 
 import dataclasses
 import os
+import sys
 import typing
+from typing import Callable
 
-from absl import flags
+from absl import app, flags
 
 from candle_tf.config import RunConfig
 
@@ -111,6 +113,29 @@ def read_flagfile(path: str) -> dict:
             name, value = line[2:].split("=", 1)
             values[name] = value
     return values
+
+
+# Errors caused by the user's input: printed as one line, exit code 1, no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, RuntimeError)
+
+
+def run_main(argv, work: Callable[[], object]) -> int:
+    """The apps' ``main``: refuses stray arguments, runs ``work`` and turns a user error
+    into its message on stderr and exit code 1."""
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        work()
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def config_from_command_line(flag_values: flags.FlagValues) -> RunConfig:
+    """Applies the data set's preset, then returns the RunConfig of the flags."""
+    apply_preset(flag_values)
+    return config_from_flags(flag_values)
 
 
 def apply_preset(flag_values: flags.FlagValues) -> None:

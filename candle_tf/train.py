@@ -12,7 +12,6 @@ Re-running the same command skips finished stages and resumes an interrupted one
 
 import os
 import random
-import sys
 from typing import Tuple
 
 import numpy as np
@@ -145,15 +144,7 @@ def run(config: RunConfig) -> dict:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    app_flags.apply_preset(FLAGS)
-    try:
-        run(app_flags.config_from_flags(FLAGS))
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return app_flags.run_main(argv, lambda: run(app_flags.config_from_command_line(FLAGS)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import csv
 import dataclasses
 import io
 import os
-import sys
 
 import keras_tuner as kt
 import tensorflow as tf
@@ -147,17 +146,12 @@ def write_results(tuner: kt.Tuner, config: RunConfig) -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    app_flags.apply_preset(FLAGS)
-    try:
-        path = search(app_flags.config_from_flags(FLAGS), FLAGS.tuner, FLAGS.max_trials)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"\nBest configuration: {path}\nTrain it: python -m candle_tf.train "
-          f"--flagfile={path}", flush=True)
-    return 0
+    def work():
+        config = app_flags.config_from_command_line(FLAGS)
+        path = search(config, FLAGS.tuner, FLAGS.max_trials)
+        print(f"\nBest configuration: {path}\nTrain it: python -m candle_tf.train "
+              f"--flagfile={path}", flush=True)
+    return app_flags.run_main(argv, work)
 
 
 if __name__ == "__main__":

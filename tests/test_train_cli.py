@@ -82,7 +82,7 @@ def test_rerun_with_other_settings_is_refused(smoke):
 @pytest.mark.parametrize("changes, message", [
     ({"dataset": "cifar_lt"}, "Unknown --dataset='cifar_lt'. Known: aircraft_lt, caltech101_lt"),
     ({"teacher": "resnet9000"}, "Unknown --teacher='resnet9000'. Known backbones:"),
-    ({"student": "nope"}, "Unknown --student='nope'. Known: reactnet_a"),
+    ({"student": "nope"}, "Unknown --student='nope'. Known: binary_densenet28, "),
     ({"imbalance_ratio": 0.5}, "--imbalance_ratio=0.5 is below 1"),
     ({"teacher_weights": "/no/such/weights.h5"}, "no such file"),
     ({"data_dir": "/no/such/dir"}, "apt-get install -y dataset-fashion-mnist"),

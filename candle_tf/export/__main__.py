@@ -7,10 +7,9 @@ stage 4 writes: ``DIR/export/student.tflite`` (LCE), a new TF Serving version un
 printed as a table.
 """
 
-import sys
-
 from absl import app, flags
 
+from candle_tf import app_flags
 from candle_tf.stages import export_stage
 
 flags.DEFINE_string("workdir", None, "Work dir of a finished `python -m candle_tf.train` run.")
@@ -21,14 +20,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        export_stage.reexport(FLAGS.workdir, FLAGS.version)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return app_flags.run_main(argv, lambda: export_stage.reexport(FLAGS.workdir, FLAGS.version))
 
 
 if __name__ == "__main__":
