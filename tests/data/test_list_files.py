@@ -1,5 +1,7 @@
 """List-file and image-folder sources, on the real published Places-LT / ImageNet-LT lists."""
 
+import glob
+import gzip
 import os
 
 import numpy as np
@@ -11,9 +13,19 @@ from candle_tf.data.datasets import load_dataset
 from candle_tf.data.lt_protocol import frequency_order
 from candle_tf.metrics import shot_groups
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
-PLACES = os.path.join(SHARED, "places_lt")
-IMAGENET = os.path.join(SHARED, "imagenet_lt")
+# The published Places-LT / ImageNet-LT lists (facebookresearch/classifier-balancing, data/),
+# gzipped so that the repository carries them.
+PUBLISHED = os.path.join(os.path.dirname(__file__), "published")
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory):
+    """A folder holding the published list files, unpacked."""
+    folder = tmp_path_factory.mktemp("lists")
+    for packed in glob.glob(os.path.join(PUBLISHED, "*.txt.gz")):
+        with gzip.open(packed, "rb") as source:
+            (folder / os.path.basename(packed)[:-3]).write_bytes(source.read())
+    return str(folder)
 
 
 def write_image(path, value=128, size=12, kind="png"):
@@ -23,10 +35,10 @@ def write_image(path, value=128, size=12, kind="png"):
     tf.io.write_file(path, data)
 
 
-def test_places_lt_lists_have_the_published_counts():
-    _, train = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_train.txt"))
-    _, val = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_val.txt"))
-    _, test = list_files.parse_list_file(os.path.join(PLACES, "Places_LT_test.txt"))
+def test_places_lt_lists_have_the_published_counts(lists):
+    _, train = list_files.parse_list_file(os.path.join(lists, "Places_LT_train.txt"))
+    _, val = list_files.parse_list_file(os.path.join(lists, "Places_LT_val.txt"))
+    _, test = list_files.parse_list_file(os.path.join(lists, "Places_LT_test.txt"))
     counts = np.bincount(train, minlength=365)
     assert len(train) == 62500 and counts.max() == 4980 and counts.min() == 5
     assert {k: len(v) for k, v in shot_groups(counts).items()} == {
@@ -37,15 +49,15 @@ def test_places_lt_lists_have_the_published_counts():
     assert counts[order[0]] == 4980 and (np.diff(counts[order]) <= 0).all()
 
 
-def test_imagenet_lt_lists_have_the_published_counts():
-    _, val = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_val.txt"))
-    _, test = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_test.txt"))
+def test_imagenet_lt_lists_have_the_published_counts(lists):
+    _, val = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_val.txt"))
+    _, test = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt"))
     assert np.bincount(val).tolist() == [20] * 1000
     assert np.bincount(test).tolist() == [50] * 1000
 
 
-def test_imagenet_nested_and_flat_val_layouts_resolve(tmp_path):
-    relatives, _ = list_files.parse_list_file(os.path.join(IMAGENET, "ImageNet_LT_test.txt"))
+def test_imagenet_nested_and_flat_val_layouts_resolve(lists, tmp_path):
+    relatives, _ = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt"))
     sample = relatives[::5000]  # 10 listed paths, val/<wnid>/<file>
     for i, relative in enumerate(sample):
         wnid_free = os.path.join("val", os.path.basename(relative))
@@ -56,11 +68,11 @@ def test_imagenet_nested_and_flat_val_layouts_resolve(tmp_path):
 
 
 @pytest.fixture
-def places_sample(tmp_path):
+def places_sample(lists, tmp_path):
     """Tiny images at a real sample of Places-LT's listed paths, and lists of that sample."""
     lines = {}
     for split, keep in (("train", 50), ("val", 10), ("test", 50)):
-        with open(os.path.join(PLACES, f"Places_LT_{split}.txt")) as handle:
+        with open(os.path.join(lists, f"Places_LT_{split}.txt")) as handle:
             listed = [line for line in handle.read().splitlines() if int(line.split()[1]) < 8]
         # Every keep-th image of labels 0-7: class sizes keep their published order.
         by_label = {}
