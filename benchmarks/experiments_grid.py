@@ -4,8 +4,9 @@
 
 FLAGS go to ``python -m candle_tf.experiments`` unchanged (e.g. --dataset, --methods,
 --seeds, sizes, --workdir). Resumes like the harness. Writes into ``<out>/<NAME>/``:
-``results.md``, ``results.json``, the PNG plots, and ``run.json`` (command, date, machine,
-wall and CPU seconds of this invocation, seconds per finished run and per teacher stage).
+``results.md``, ``results.json``, the PNG plots, and ``run.json``: every invocation's command,
+date, machine, wall and CPU seconds (a resumed grid adds one), and the seconds of every
+finished run and shared teacher stage (the grid's own record, whichever invocation ran it).
 """
 
 import argparse
@@ -54,9 +55,9 @@ def main():
     dataset = flag_value(grid_flags, "dataset", "fashion_mnist_lt")
     workdir = flag_value(grid_flags, "workdir", os.path.join("runs", "experiments", dataset))
     report_dir = os.path.join(workdir, "report")
+    passed = [flag for flag in grid_flags if not flag.startswith(("--workdir=", "--report_dir="))]
     command = [sys.executable, "-m", "candle_tf.experiments", f"--workdir={workdir}",
-               f"--report_dir={report_dir}",
-               *[flag for flag in grid_flags if not flag.startswith(("--workdir=", "--report_dir="))]]
+               f"--report_dir={report_dir}", *passed]
     start, cpu_start = time.time(), os.times()
     subprocess.run(command, check=True)
     cpu_end = os.times()
@@ -66,19 +67,24 @@ def main():
         shutil.copy(os.path.join(report_dir, name), out)
     with open(os.path.join(report_dir, "results.json")) as handle:
         rows = json.load(handle)["rows"]
-    record = {
+    invocation = {
         "command": " ".join(["python -m candle_tf.experiments", *grid_flags]),
         "date": datetime.date.today().isoformat(), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1),
         "cpu_seconds": round((cpu_end.children_user - cpu_start.children_user)
                              + (cpu_end.children_system - cpu_start.children_system), 1),
-        "seconds_per_run": {name: row["seconds"]["values"] for name, row in rows.items()},
-        "shared_stage_seconds": teacher_seconds(workdir),
     }
-    with open(os.path.join(out, "run.json"), "w") as handle:
+    path = os.path.join(out, "run.json")
+    earlier = []
+    if os.path.exists(path):
+        with open(path) as handle:
+            earlier = json.load(handle)["invocations"]
+    record = {"invocations": earlier + [invocation],
+              "seconds_per_run": {name: row["seconds"]["values"] for name, row in rows.items()},
+              "shared_stage_seconds": teacher_seconds(workdir)}
+    with open(path, "w") as handle:
         json.dump(record, handle, indent=2)
-    print(json.dumps({k: record[k] for k in ("command", "wall_seconds", "cpu_seconds")},
-                     indent=2))
+    print(json.dumps(invocation, indent=2))
 
 
 if __name__ == "__main__":

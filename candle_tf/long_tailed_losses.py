@@ -21,11 +21,20 @@ def effective_number_weights(class_counts, beta: float) -> np.ndarray:
 
 
 def ldam_margins(class_counts, max_margin: float) -> np.ndarray:
-    """LDAM's per-class margins, proportional to n_c^(-1/4); the rarest class gets ``max_margin``."""
+    """LDAM's per-class margins, proportional to n_c^(-1/4); the rarest class gets
+    ``max_margin``."""
     margins = np.power(np.asarray(class_counts, dtype=np.float64), -0.25)
     return (margins * max_margin / margins.max()).astype(np.float32)
 
 
+def sparse_cross_entropy(labels, logits) -> tf.Tensor:
+    """Softmax cross-entropy of integer labels, per example."""
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+
+
+# The losses' ``call`` methods avoid ``super()``: Keras runs ``call`` through AutoGraph,
+# which mis-resolves a zero-argument ``super()`` inside a traced train step.
 class CrossEntropy(tf.keras.losses.Loss):
     """Softmax cross-entropy, per example."""
 
@@ -33,8 +42,7 @@ class CrossEntropy(tf.keras.losses.Loss):
         super().__init__(reduction=NONE, name=name)
 
     def call(self, labels, logits):
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        return sparse_cross_entropy(labels, logits)
 
 
 class LogitAdjustedLoss(CrossEntropy):
@@ -50,7 +58,7 @@ class LogitAdjustedLoss(CrossEntropy):
         self.adjustment = tf.constant(tau * np.log(counts / counts.sum()), tf.float32)
 
     def call(self, labels, logits):
-        return super().call(labels, logits + self.adjustment)
+        return sparse_cross_entropy(labels, logits + self.adjustment)
 
 
 def balanced_softmax(class_counts) -> LogitAdjustedLoss:
@@ -74,4 +82,4 @@ class LDAMLoss(CrossEntropy):
     def call(self, labels, logits):
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         margin = tf.one_hot(labels, tf.shape(logits)[-1]) * tf.gather(self.margins, labels)[:, None]
-        return super().call(labels, self.scale * (logits - margin))
+        return sparse_cross_entropy(labels, self.scale * (logits - margin))

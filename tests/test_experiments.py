@@ -110,3 +110,10 @@ def test_ablation_configs():
 def test_summary_is_mean_and_sample_std():
     summary = summarise([0.5, 0.7, 0.9])
     assert np.isclose(summary["mean"], 0.7) and np.isclose(summary["std"], 0.2)
+
+
+def test_cli_prints_a_bad_method_and_exits_nonzero(tmp_path):
+    result = harness(str(tmp_path / "grid"), "ce,focal", timeout=300)
+    assert result.returncode == 1
+    assert "error: Unknown --methods focal. Known: ce, cb," in result.stderr
+    assert not os.path.exists(tmp_path / "grid" / "seed_0")

@@ -38,6 +38,7 @@ class BaselineSettings:
     drw_start: float = 0.8           # DRW re-weights from this fraction of the epochs on
     logit_adjust_tau: float = 1.0    # tau of the logit-adjusted loss
     mixup_alpha: float = 1.0         # Beta(alpha, alpha) of MiSLAS's stage-1 mixup
+    mislas_lr: float = 1e-3          # SGD lr (per 128) of MiSLAS's classifier re-training
     kd_ce_weight: float = 1.0        # label CE of plain KD and of the no-KL ablation
 
 

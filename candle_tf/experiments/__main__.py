@@ -10,7 +10,6 @@ seed are shared), then writes ``results.md``, ``results.json`` and PNG plots to
 
 import dataclasses
 import os
-import sys
 
 from absl import app, flags
 
@@ -28,6 +27,8 @@ SETTINGS_HELP = {
     "drw_start": "LDAM-DRW re-weights from this fraction of --distill_epochs on.",
     "logit_adjust_tau": "tau of the logit-adjusted loss (1 = Balanced Softmax).",
     "mixup_alpha": "Beta(alpha, alpha) of MiSLAS's stage-1 mixup.",
+    "mislas_lr": "SGD learning rate per 128 images of MiSLAS's classifier re-training (its "
+                 "other settings: the calib_* flags).",
     "kd_ce_weight": "Weight of the label CE in plain KD and in the candle_no_kl ablation.",
 }
 
@@ -45,35 +46,32 @@ def define_flags() -> None:
     flags.adopt_module_key_flags(app_flags)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    explicit_workdir = FLAGS["workdir"].present
-    app_flags.apply_preset(FLAGS)
-    config = app_flags.config_from_flags(FLAGS)
+def run(explicit_workdir: bool) -> None:
+    """Runs the grid the flags describe, then writes and prints its report."""
+    config = app_flags.config_from_command_line(FLAGS)
     if not explicit_workdir:
         config = dataclasses.replace(config, workdir=os.path.join("runs", "experiments",
                                                                   config.dataset))
     settings = BaselineSettings(**{spec.name: FLAGS[spec.name].value
                                    for spec in dataclasses.fields(BaselineSettings)})
-    try:
-        if not all(seed.isdigit() for seed in FLAGS.seeds):
-            raise ValueError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. 0,1,2.")
-        seeds = [int(seed) for seed in FLAGS.seeds]
-        methods = list(dict.fromkeys(FLAGS.methods))
-        grid.run_grid(config, methods, seeds, settings)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    description = DATASETS[config.dataset].description if config.dataset in DATASETS else \
-        config.dataset
+    if not all(seed.isdigit() for seed in FLAGS.seeds):
+        raise ValueError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. 0,1,2.")
+    seeds = [int(seed) for seed in FLAGS.seeds]
+    methods = list(dict.fromkeys(FLAGS.methods))
+    grid.run_grid(config, methods, seeds, settings)
+    description = (DATASETS[config.dataset].description if config.dataset in DATASETS
+                   else config.dataset)
     title = (f"{description}, imbalance ratio {config.imbalance_ratio:g}, student "
              f"{config.student} (width {config.width_multiplier:g}, {config.student_resolution} "
              f"px), distill_epochs={config.distill_epochs}; seeds {', '.join(map(str, seeds))}.")
     out_dir = FLAGS.report_dir or os.path.join(config.workdir, "report")
     results = report.write_report(config.workdir, methods, seeds, out_dir, title)
-    print("\n" + results["markdown"] + f"\n\nreport: {out_dir}")
-    return 0
+    print("\n" + results["markdown"] + f"\n\nreport: {out_dir}", flush=True)
+
+
+def main(argv):
+    explicit_workdir = FLAGS["workdir"].present  # before the preset fills it in
+    return app_flags.run_main(argv, lambda: run(explicit_workdir))
 
 
 if __name__ == "__main__":

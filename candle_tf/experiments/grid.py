@@ -109,8 +109,9 @@ class SeedGrid:
         encoder = self.workdir.run_stage(0, "teacher", lambda d: teacher.run(
             config, self.dataset, d, os.path.join(board, "teacher")))
         self.seed_randomness()
-        calibrated = self.workdir.run_stage(1, "calibration" + suffix, lambda d: calibration.run(
-            config, self.dataset, encoder["encoder"], d, os.path.join(board, "calibration" + suffix)))
+        stage = "calibration" + suffix
+        calibrated = self.workdir.run_stage(1, stage, lambda d: calibration.run(
+            config, self.dataset, encoder["encoder"], d, os.path.join(board, stage)))
         self.workdir.run_stage(3, EVALUATION + suffix, lambda d: evaluate_teacher(
             config, self.dataset, calibrated["teacher"]))
         return config, calibrated["teacher"]
@@ -144,7 +145,8 @@ class SeedGrid:
             if name == "mislas":
                 self.seed_randomness()
                 student = workdir.run_stage(2, "classifier", lambda d: retrain_classifier(
-                    config, self.dataset, student["student"], d, board("classifier")))
+                    config, self.dataset, student["student"], self.settings.mislas_lr, d,
+                    board("classifier")))
         return workdir.run_stage(3, EVALUATION, lambda d: evaluate_student(
             config, self.dataset, student["student"]))
 

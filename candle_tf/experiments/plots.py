@@ -15,7 +15,7 @@ MAX_POINTS = 2000  # per lambda curve
 def _by_rank(results: dict, key: str, ylabel: str, title: str, path: str,
              normalise: bool = False) -> None:
     """One panel per method: ``key`` over the class frequency rank, with the calibrated
-    teacher(s) dashed for reference. Same axes in every panel."""
+    teacher(s) in grey for reference. Same axes in every panel."""
     ranks = np.arange(len(results["train_counts"]))
     scale = (lambda v: v / np.nanmax(v)) if normalise else (lambda v: v)  # noqa: E731
     teachers = [(name, scale(np.asarray(row[key], float)))
@@ -26,8 +26,8 @@ def _by_rank(results: dict, key: str, ylabel: str, title: str, path: str,
     figure, axes = plt.subplots(panel_rows, columns, sharex=True, sharey=True, squeeze=False,
                                 figsize=(3.2 * columns, 2.4 * panel_rows + 0.8))
     for axis, (name, row) in zip(axes.flat, rows):
-        for teacher, values in teachers:
-            axis.plot(ranks, values, "--", color="0.6", linewidth=1, label=teacher)
+        for (teacher, values), style in zip(teachers, ("--", ":")):
+            axis.plot(ranks, values, style, color="0.5", linewidth=1, label=teacher)
         axis.plot(ranks, scale(np.asarray(row[key], float)), "-o", markersize=3, label=name)
         axis.set_title(name, fontsize=9)
         axis.grid(alpha=0.3)
@@ -39,7 +39,7 @@ def _by_rank(results: dict, key: str, ylabel: str, title: str, path: str,
         axis.set_ylabel(ylabel, fontsize=8)
     if teachers:
         axes.flat[0].legend(fontsize=6, loc="lower left")
-    figure.suptitle(f"{title}\nrank 0 = most training images; dashed: calibrated teacher",
+    figure.suptitle(f"{title}\nrank 0 = most training images; grey: calibrated teacher(s)",
                     fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

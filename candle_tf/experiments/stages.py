@@ -5,6 +5,7 @@ They use the same student builder, data pipeline, optimiser, ``fit_resumable`` a
 evaluation as CANDLE's stages.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -47,9 +48,14 @@ def train_label_student(method: str, config: RunConfig, dataset: LongTailedDatas
 
 
 def retrain_classifier(config: RunConfig, dataset: LongTailedDataset, student_path: str,
-                       stage_dir: str, tensorboard_dir: str) -> dict:
-    """MiSLAS stage 2: the calibration recipe on the frozen student's head + LWS; writes the
-    student with LWS folded into its head."""
+                       learning_rate: float, stage_dir: str, tensorboard_dir: str) -> dict:
+    """MiSLAS stage 2: the calibration recipe on the frozen student's head + LWS, at its own
+    learning rate; writes the student with LWS folded into its head.
+
+    The binary student's pooled features are far larger than the calibrated teacher's
+    (norm ~45 against ~5), so SGD at the teacher's calib_lr diverges on its head.
+    """
+    config = dataclasses.replace(config, calib_lr=learning_rate)
     student = builders.student(config, dataset)
     student.load_weights(student_path)
     model = classifier_retraining_model(student)

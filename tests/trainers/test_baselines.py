@@ -39,7 +39,8 @@ def test_class_balanced_loss_weights_every_example_by_its_class_from_the_start()
     views, labels = batch()
     logits = trainer.student(views["student"], training=True)[0]
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(labels, tf.int32), logits)
-    expected = np.mean(per_example.numpy() * effective_number_weights(COUNTS, 0.9999)[labels.numpy()])
+    weights = effective_number_weights(COUNTS, 0.9999)[labels.numpy()]
+    expected = np.mean(per_example.numpy() * weights)
     logs = trainer.train_on_batch(views, labels, return_dict=True)
     assert np.isclose(logs["loss"], expected, rtol=1e-4)
 
