@@ -10,17 +10,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import time
 
+from results_files import machine, write_results
+
 STAGES = ("teacher", "calibration", "distillation", "evaluation", "export")
-
-
-def machine() -> str:
-    return f"{os.cpu_count()} CPU cores, {platform.machine()}, {platform.system()}, no GPU"
 
 
 def markdown(record: dict) -> str:
@@ -70,12 +67,8 @@ def main():
         "final_lambda": metrics["final_lambda"], "train_counts": metrics["train_counts"],
         "export": {k: metrics["export"][k] for k in ("tflite_bytes", "ops", "parity")},
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "default_run.json"), "w") as handle:
-        json.dump(record, handle, indent=2)
     text = markdown(record)
-    with open(os.path.join(args.out, "default_run.md"), "w") as handle:
-        handle.write(text + "\n")
+    write_results(args.out, "default_run", record, text)
     print(text)
 
 

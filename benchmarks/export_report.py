@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from default_run import machine
+from results_files import machine, write_results
 
 from candle_tf.export.report import REPORT_FILE, format_report
 
@@ -54,12 +54,8 @@ def main():
                          "after_1min": round(os.getloadavg()[0], 2)},
         "wall_seconds": round(wall, 1), "report": report,
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "export_report.json"), "w") as handle:
-        json.dump(record, handle, indent=2)
     text = markdown(record)
-    with open(os.path.join(args.out, "export_report.md"), "w") as handle:
-        handle.write(text + "\n")
+    write_results(args.out, "export_report", record, text)
     print(text)
 
 

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from default_run import machine
+from results_files import machine, write_results
 
 DEFAULT_TRAIN_FLAGS = ("--distill_epochs=4", "--verbose=2")
 GROUPS = ("top1", "many", "medium", "few")
@@ -150,12 +150,8 @@ def main():
         "dataset": "fashion_mnist_lt", "train_flags": train_flags,
         "encoder_resolution": first[reference_view(first)], "arms": arms,
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "multires_accuracy.json"), "w") as handle:
-        json.dump(record, handle, indent=2)
     text = markdown(record)
-    with open(os.path.join(args.out, "multires_accuracy.md"), "w") as handle:
-        handle.write(text + "\n")
+    write_results(args.out, "multires_accuracy", record, text)
     print(text)
 
 

@@ -46,7 +46,7 @@ import sys
 import time
 
 import numpy as np
-from default_run import machine
+from results_files import machine, write_results
 
 SETUPS = {
     "single": "(i) single resolution",
@@ -216,12 +216,8 @@ def main():
                    "cpu": ratios(results, "cpu_seconds_per_step"),
                    "peak_rss": ratios(results, "peak_rss_mb")},
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "multires_cost.json"), "w") as handle:
-        json.dump(record, handle, indent=2)
     text = markdown(record)
-    with open(os.path.join(args.out, "multires_cost.md"), "w") as handle:
-        handle.write(text + "\n")
+    write_results(args.out, "multires_cost", record, text)
     print(text + "\n")
     for what, values in record["ratios"].items():
         print(f"{what}: (ii)/(i) = {values['teacher']:.2f}, (iii)/(i) = {values['both']:.2f}, "
