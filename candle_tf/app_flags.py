@@ -36,6 +36,9 @@ HELP = {
     "teacher_weights": "imagenet (Keras download), pretrain (train the backbone on the "
                        "balanced source split: the offline stand-in), or PATH to weights.",
     "pretrain_epochs": "Epochs of teacher pretraining when --teacher_weights=pretrain.",
+    "pretrain_images_per_class": "Cap the balanced source split the teacher is pretrained "
+                                 "on (--teacher_weights=pretrain) at this many images per "
+                                 "class (0 = the --images_per_class cap).",
     "pretrain_batch_size": "Batch size of teacher pretraining.",
     "pretrain_lr": "Adam learning rate of teacher pretraining (cosine schedule).",
     "resolutions": "Teacher view sizes for multi-resolution calibration (paper: "

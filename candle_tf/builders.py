@@ -6,7 +6,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.datasets import LongTailedDataset, load_dataset
 from candle_tf.models.balancer import build_balancer
 from candle_tf.models.connector import build_connector
 from candle_tf.models.students import StudentOptions, build_student
@@ -14,6 +14,12 @@ from candle_tf.models.teacher import (BACKBONES, build_calibrated_teacher, build
                                       teacher_view_names)
 from candle_tf.training import WarmupCosine, scaled_learning_rate
 from trainers.distill import DistillationTrainer
+
+
+def dataset(config: RunConfig) -> LongTailedDataset:
+    """The run's data set, drawn and capped as its settings say."""
+    return load_dataset(config.dataset, config.data_dir, config.imbalance_ratio, config.seed,
+                        config.images_per_class, config.pretrain_images_per_class)
 
 
 def calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,

@@ -24,6 +24,7 @@ class RunConfig:
     teacher: str = "resnet152"
     teacher_weights: str = "imagenet"
     pretrain_epochs: int = 3
+    pretrain_images_per_class: int = 0
     pretrain_batch_size: int = 128
     pretrain_lr: float = 1e-3
     # Stage 1: calibration.

@@ -20,7 +20,7 @@ from absl import app, flags
 
 from candle_tf import app_flags, builders, distribute, evaluate
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset, load_dataset
+from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset
 from candle_tf.models.students import check_student, logits_model
 from candle_tf.models.teacher import check_backbone
 from candle_tf.stages import calibration, distillation, export_stage, teacher
@@ -72,8 +72,7 @@ def prepare(config: RunConfig
     strategy = distribute.make_strategy(config.strategy)
     distribute.check_batch_sizes(config, strategy.num_replicas_in_sync)
     seed_everything(config.seed)
-    dataset = load_dataset(config.dataset, config.data_dir, config.imbalance_ratio,
-                           config.seed, config.images_per_class)
+    dataset = builders.dataset(config)
     print(f"{dataset.name}: {len(dataset.train)} LT training images "
           f"({dataset.train_counts.max()} to {dataset.train_counts.min()} per class), "
           f"{len(dataset.val)} validation, {len(dataset.test)} test, "

@@ -76,12 +76,18 @@ def _cap_per_class(split: Split, per_class: int, seed: int) -> Split:
 
 def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple[str, ...],
                        imbalance_ratio: float, seed: int, images_per_class: int = 0,
-                       n_max: int = 0, channels: int = 0) -> LongTailedDataset:
+                       n_max: int = 0, channels: int = 0,
+                       pretrain_images_per_class: int = 0) -> LongTailedDataset:
     """A balanced original made long-tailed by the protocol; the test split stays balanced.
 
     Validation: up to 20 images per class among those the LT draw left out.
+    ``source_train`` (teacher pretraining) is the original capped at
+    ``pretrain_images_per_class``, or at ``images_per_class`` when that is 0.
     """
+    original = source
     source = _cap_per_class(source, images_per_class, seed)
+    pretrain = (_cap_per_class(original, pretrain_images_per_class, seed)
+                if pretrain_images_per_class else source)
     test = _cap_per_class(test, images_per_class, seed)
     num_classes = len(class_names)
     draw = draw_long_tailed(source.labels, num_classes, imbalance_ratio, seed, n_max)
@@ -92,7 +98,7 @@ def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple
         train=source.subset(draw.indices).relabelled(draw.labels),
         val=val.relabelled(relabel(val.labels, order)),
         test=test.relabelled(relabel(test.labels, order)),
-        source_train=source.relabelled(relabel(source.labels, order)),
+        source_train=pretrain.relabelled(relabel(pretrain.labels, order)),
         rank_ranges=DATASETS[name].rank_ranges if name in DATASETS else None,
         channels=channels)
 
@@ -107,29 +113,33 @@ def _mean_per_class(labels: np.ndarray) -> int:
     return len(labels) // len(np.unique(labels))
 
 
-def _load_fashion_mnist_lt(name, data_dir, imbalance_ratio, seed, images_per_class):
+def _load_fashion_mnist_lt(name, data_dir, imbalance_ratio, seed, images_per_class,
+                           pretrain_images_per_class=0):
     return derive_long_tailed(
         name, Split(*fashion_mnist.load_split("train", data_dir)),
         Split(*fashion_mnist.load_split("test", data_dir)), fashion_mnist.CLASS_NAMES,
-        imbalance_ratio, seed, images_per_class)
+        imbalance_ratio, seed, images_per_class,
+        pretrain_images_per_class=pretrain_images_per_class)
 
 
 def _tfds_loader(tfds_name: str, train_split: str, test_split: str,
                  n_max_rule: Optional[Callable[[np.ndarray], int]] = None):
     """Loader of an LT set derived from a balanced TFDS original."""
 
-    def load(name, data_dir, imbalance_ratio, seed, images_per_class):
+    def load(name, data_dir, imbalance_ratio, seed, images_per_class,
+             pretrain_images_per_class=0):
         source, names = load_tfds_split(tfds_name, train_split, data_dir)
         test, _ = load_tfds_split(tfds_name, test_split, data_dir)
         n_max = n_max_rule(source.labels) if n_max_rule else 0
         channels = source.images.shape[-1] if source.images is not None else 3
         return derive_long_tailed(name, source, test, names, imbalance_ratio, seed,
-                                  images_per_class, n_max, channels)
+                                  images_per_class, n_max, channels, pretrain_images_per_class)
 
     return load
 
 
-def _derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_class):
+def _derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_class,
+                           pretrain_images_per_class=0):
     """An LT set derived from a balanced image folder: --data_dir with train/ and test/."""
     if not data_dir:
         raise ValueError(f"--dataset={name} is derived from its balanced original as image "
@@ -139,7 +149,8 @@ def _derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_cla
     test_paths, test_labels, _ = scan_image_folder(os.path.join(data_dir, "test"), names)
     return derive_long_tailed(name, Split(None, labels, paths),
                               Split(None, test_labels, test_paths), names, imbalance_ratio,
-                              seed, images_per_class, channels=3)
+                              seed, images_per_class, channels=3,
+                              pretrain_images_per_class=pretrain_images_per_class)
 
 
 def _class_names_from_paths(paths, labels, num_classes: int) -> Tuple[str, ...]:
@@ -221,7 +232,8 @@ def _list_file_loader(train: str, val: Optional[str], test: str,
                       num_classes: int) -> Callable[..., LongTailedDataset]:
     """Loader of a published list-file benchmark; lists and images under --data_dir."""
 
-    def load(name, data_dir, imbalance_ratio, seed, images_per_class):
+    def load(name, data_dir, imbalance_ratio, seed, images_per_class,
+             pretrain_images_per_class=0):  # natively long-tailed: nothing to pretrain on
         if not data_dir:
             raise ValueError(f"--dataset={name} reads {train} and its images from "
                              "--data_dir=DIR (the folder the list's relative paths start "
@@ -319,8 +331,10 @@ def known_dataset(name: str) -> bool:
 
 
 def load_dataset(name: str, data_dir: str = "", imbalance_ratio: float = 100.0,
-                 seed: int = 0, images_per_class: int = 0) -> LongTailedDataset:
-    """Loads a data set by name; ``images_per_class`` caps every split (0 = all)."""
+                 seed: int = 0, images_per_class: int = 0,
+                 pretrain_images_per_class: int = 0) -> LongTailedDataset:
+    """Loads a data set by name; ``images_per_class`` caps every split (0 = all),
+    ``pretrain_images_per_class`` the teacher's balanced pretraining split (0 = the same)."""
     if name.startswith("folder:"):
         return _load_folder(name, name[len("folder:"):], seed, images_per_class)
     if name.startswith("list:"):
@@ -328,4 +342,5 @@ def load_dataset(name: str, data_dir: str = "", imbalance_ratio: float = 100.0,
     if name not in DATASETS:
         raise ValueError(f"Unknown data set {name!r}. Known: {', '.join(sorted(DATASETS))}, "
                          "or folder:PATH, list:TRAIN.txt,TEST.txt.")
-    return DATASETS[name].loader(name, data_dir, imbalance_ratio, seed, images_per_class)
+    return DATASETS[name].loader(name, data_dir, imbalance_ratio, seed, images_per_class,
+                                 pretrain_images_per_class)

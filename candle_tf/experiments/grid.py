@@ -21,8 +21,9 @@ from typing import Sequence, Tuple
 
 import tensorflow as tf
 
+from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset, load_dataset
+from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.experiments.methods import (CANDLE, CANDLE_FINAL, METHODS, check_methods,
                                            distillation_config, single_resolution)
 from candle_tf.experiments.stages import (evaluate_student, evaluate_teacher,
@@ -78,10 +79,7 @@ class SeedGrid:
     @property
     def dataset(self) -> LongTailedDataset:
         if self._dataset is None:
-            config = self.config
-            self._dataset = load_dataset(config.dataset, config.data_dir,
-                                         config.imbalance_ratio, config.seed,
-                                         config.images_per_class)
+            self._dataset = builders.dataset(self.config)
         return self._dataset
 
     def method_dir(self, name: str) -> str:

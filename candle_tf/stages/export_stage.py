@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from candle_tf import builders, export
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset, load_dataset
+from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.export.report import REPORT_FILE, float_model_cost, format_report, student_cost
 from candle_tf.models.students import logits_model
@@ -91,8 +91,7 @@ def reexport(workdir_path: str, version: Optional[int] = None) -> dict:
                 f"{workdir.path}: stage {stage!r} has not finished, so there is no "
                 f"{'teacher' if stage == 'calibration' else 'student'} to export. Finish the "
                 f"run first: python -m candle_tf.train --workdir={workdir_path} (same flags).")
-    dataset = load_dataset(config.dataset, config.data_dir, config.imbalance_ratio,
-                           config.seed, config.images_per_class)
+    dataset = builders.dataset(config)
     stage_dir = workdir.stage_dir("export")
     if version is None:
         version = export.next_version(os.path.join(stage_dir, SERVING_DIR),

@@ -32,6 +32,17 @@ def test_images_per_class_caps_sources(dataset):
     small = load_dataset("fashion_mnist_lt", imbalance_ratio=10, images_per_class=50, seed=0)
     assert small.train_counts.tolist() == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
     assert len(small.test) == 500
+    assert np.bincount(small.source_train.labels).tolist() == [50] * 10
+
+
+def test_pretraining_cap_is_separate_from_the_lt_cap(dataset):
+    small = load_dataset("fashion_mnist_lt", imbalance_ratio=10, images_per_class=50, seed=0)
+    wide = load_dataset("fashion_mnist_lt", imbalance_ratio=10, images_per_class=50, seed=0,
+                        pretrain_images_per_class=120)
+    assert np.bincount(wide.source_train.labels).tolist() == [120] * 10
+    assert wide.train_counts.tolist() == small.train_counts.tolist()
+    assert np.array_equal(wide.train.images, small.train.images)
+    assert np.array_equal(wide.test.images, small.test.images)
 
 
 def test_unknown_name_and_missing_files_have_clear_errors(tmp_path):
