@@ -27,6 +27,7 @@ from candle_tf.stages import calibration, distillation, export_stage, teacher
 from candle_tf.workdir import Workdir, write_json
 
 FLAGS = flags.FLAGS
+MIN_TEACHER_VIEW = 32  # keras.applications' smallest input; MobileNetV2 fails on 16 px
 app_flags.define_flags()
 flags.adopt_module_key_flags(app_flags)  # so that --help lists them
 
@@ -49,9 +50,10 @@ def check_config(config: RunConfig) -> None:
     if config.imbalance_ratio < 1:
         raise ValueError(f"--imbalance_ratio={config.imbalance_ratio} is below 1; it is "
                          "n_max / n_min: use 1 (balanced) or more, e.g. 100.")
-    if not config.resolutions or min(config.resolutions) < 8:
+    if not config.resolutions or min(config.resolutions) < MIN_TEACHER_VIEW:
         raise ValueError(f"--resolutions={','.join(map(str, config.resolutions))}: give one "
-                         "or more view sizes of at least 8 px, e.g. --resolutions=64,32.")
+                         f"or more view sizes of at least {MIN_TEACHER_VIEW} px (the smallest "
+                         "input of the keras.applications backbones), e.g. --resolutions=64,32.")
     if config.fixed_lambda is not None and not 0.0 <= config.fixed_lambda <= 1.0:
         raise ValueError(f"--fixed_lambda={config.fixed_lambda} must be in [0, 1].")
     if not 0.0 <= config.lambda_clamp < 0.5:

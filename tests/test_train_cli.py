@@ -86,6 +86,8 @@ def test_rerun_with_other_settings_is_refused(smoke):
     ({"imbalance_ratio": 0.5}, "--imbalance_ratio=0.5 is below 1"),
     ({"teacher_weights": "/no/such/weights.h5"}, "no such file"),
     ({"data_dir": "/no/such/dir"}, "apt-get install -y dataset-fashion-mnist"),
+    ({"resolutions": (64, 16)}, "--resolutions=64,16: give one or more view sizes of at "
+                                "least 32 px"),
 ])
 def test_bad_input_fails_before_training_with_the_fix(tmp_path, changes, message):
     settings = {"teacher": "mobilenet_v2_035", "teacher_weights": "pretrain",

@@ -24,6 +24,7 @@ from candle_tf.long_tailed_losses import (CrossEntropy, LDAMLoss, LogitAdjustedL
                                           balanced_softmax, effective_number_weights)
 from candle_tf.models.layers import LearnableWeightScaling
 from candle_tf.models.students import core_network
+from trainers.logits_trainer import LogitsTrainer
 
 LABEL_METHODS = ("ce", "cb", "balanced_softmax", "ldam_drw", "logit_adjusted", "mislas")
 
@@ -67,7 +68,7 @@ def mixup(pixels, labels, alpha: float):
     return mixed, tf.gather(labels, partners), weight
 
 
-class LabelTrainer(tf.keras.Model):
+class LabelTrainer(LogitsTrainer):
     """The student trained on the labels with a per-example long-tailed loss.
 
     Under a tf.distribute strategy the loss differentiated is the replica's mean / the
@@ -83,22 +84,12 @@ class LabelTrainer(tf.keras.Model):
     def __init__(self, student: tf.keras.Model, loss_fn: tf.keras.losses.Loss,
                  class_weights: Optional[DeferredClassWeights] = None,
                  mixup_alpha: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.student, self.loss_fn = student, loss_fn
+        super().__init__(student, **kwargs)
+        self.loss_fn = loss_fn
         self.class_weights, self.mixup_alpha = class_weights, float(mixup_alpha)
-        self.loss_tracker = tf.keras.metrics.Mean(name="loss")
-        self.accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-
-    def compile(self, optimizer, **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.student.trainable_variables)  # no second trace for slots
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy]
 
     def call(self, views, training=False):
-        return self.student(views["student"], training=training)[0]
+        return self.network(views["student"], training=training)[0]
 
     def label_loss(self, labels, logits) -> tf.Tensor:
         """Mean over the batch of the (class-weighted) per-example loss."""
@@ -111,21 +102,17 @@ class LabelTrainer(tf.keras.Model):
     def train_step(self, data):
         views, labels = data
         pixels = views["student"]
-        variables = self.student.trainable_variables
         with tf.GradientTape() as tape:
             if self.mixup_alpha > 0:
                 pixels, partners, weight = mixup(pixels, labels, self.mixup_alpha)
-                logits = self.student(pixels, training=True)[0]
+                logits = self.network(pixels, training=True)[0]
                 loss = (weight * self.label_loss(labels, logits)
                         + (1.0 - weight) * self.label_loss(partners, logits))
             else:
-                logits = self.student(pixels, training=True)[0]
+                logits = self.network(pixels, training=True)[0]
                 loss = self.label_loss(labels, logits)
             replica_loss = global_batch_loss(loss)
-        self.optimizer.apply_gradients(zip(tape.gradient(replica_loss, variables), variables))
-        self.loss_tracker.update_state(loss)
-        self.accuracy.update_state(labels, logits)
-        return {m.name: m.result() for m in self.metrics}
+        return self.descend(tape, replica_loss, loss, labels, logits)
 
     def test_step(self, data):
         views, labels = data

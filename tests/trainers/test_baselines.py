@@ -37,7 +37,7 @@ def test_drw_switches_to_class_balanced_weights_at_its_epoch():
 def test_class_balanced_loss_weights_every_example_by_its_class_from_the_start():
     trainer = compiled("cb")
     views, labels = batch()
-    logits = trainer.student(views["student"], training=True)[0]
+    logits = trainer.network(views["student"], training=True)[0]
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(labels, tf.int32), logits)
     weights = effective_number_weights(COUNTS, 0.9999)[labels.numpy()]
     expected = np.mean(per_example.numpy() * weights)
