@@ -16,6 +16,10 @@ def _builder(name: str, data_dir: str):
     import tensorflow_datasets as tfds  # imported lazily: only these sources need it
 
     builder = tfds.builder(name, data_dir=data_dir or None)
+    if not os.path.exists(os.path.join(builder.data_dir, "dataset_info.json")):
+        print(f"TFDS: {name!r} is not prepared in {builder.data_dir}; downloading it. Offline, "
+              "TFDS retries for about 3.5 minutes before it gives up; prepare it elsewhere "
+              f"(`tfds build {name}`) and pass --data_dir=DIR to skip the wait.", flush=True)
     try:
         builder.download_and_prepare()  # a no-op when the data is already prepared
     except Exception as error:  # TFDS raises several types for a failed download.

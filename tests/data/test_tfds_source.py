@@ -47,10 +47,13 @@ class CandleTinyVariable(CandleTinyFixed):
             "label": tfds.features.ClassLabel(names=NAMES)}))
 
 
-def test_fixed_size_split_is_read_into_memory(tmp_path):
+def test_fixed_size_split_is_read_into_memory(tmp_path, capsys):
     split, names = load_tfds_split("candle_tiny_fixed", "train", str(tmp_path))
     assert names == tuple(NAMES) and split.images.shape == (240, 8, 8, 3)
     assert np.bincount(split.labels).tolist() == [60] * 4
+    assert "is not prepared" in capsys.readouterr().out  # says why a download may wait
+    load_tfds_split("candle_tiny_fixed", "test", str(tmp_path))
+    assert "is not prepared" not in capsys.readouterr().out  # prepared: no download
 
 
 def test_variable_size_split_becomes_files_and_derives_an_lt_set(tmp_path):
