@@ -11,7 +11,8 @@ import pytest
 from candle_tf.config import RunConfig
 from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
                                            single_resolution)
-from candle_tf.experiments.report import PLOT_FILES, summarise
+from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paired_differences,
+                                         summarise)
 from trainers.baselines import LABEL_METHODS, BaselineSettings
 
 TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--pretrain_epochs=1",
@@ -110,6 +111,22 @@ def test_ablation_configs():
 def test_summary_is_mean_and_sample_std():
     summary = summarise([0.5, 0.7, 0.9])
     assert np.isclose(summary["mean"], 0.7) and np.isclose(summary["std"], 0.2)
+
+
+def test_comparison_pairs_candle_with_the_best_baseline_seed_by_seed():
+    def row(seeds, top1):
+        return {"seeds": seeds, **{column: summarise(top1) for column in COLUMNS}}
+
+    rows = {"ce": row([0, 1, 2], [0.50, 0.60, 0.70]),
+            "ldam_drw": row([0, 1, 2], [0.62, 0.58, 0.66]),
+            "candle_no_kl": row([0, 1, 2], [0.90, 0.90, 0.90]),  # an ablation, not a baseline
+            "candle": row([0, 2], [0.60, 0.71])}
+    assert paired_differences(rows["candle"], rows["ldam_drw"], "top1") == pytest.approx(
+        [-0.02, 0.05])
+    lines = comparison(rows)
+    assert lines[3] == ("- overall: candle 65.50 ± 7.78 vs ldam_drw 62.00 ± 4.00: +1.50 "
+                        "(per seed -2.00, +5.00; CANDLE ahead in 1 of 2)")
+    assert comparison({name: r for name, r in rows.items() if name != "candle"}) == []
 
 
 def test_cli_prints_a_bad_method_and_exits_nonzero(tmp_path):

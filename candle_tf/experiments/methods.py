@@ -58,6 +58,11 @@ METHODS = {
 }
 
 
+def is_baseline(name: str) -> bool:
+    """A method CANDLE is compared against: not CANDLE nor one of its ablations."""
+    return not name.startswith(CANDLE)
+
+
 def check_methods(names, resolutions) -> None:
     """Rejects unknown names, and single-resolution ablations of a single-resolution run."""
     unknown = [name for name in names if name not in METHODS]

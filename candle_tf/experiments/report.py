@@ -13,7 +13,7 @@ import numpy as np
 
 from candle_tf.experiments import plots
 from candle_tf.experiments.grid import (EVALUATION, method_dir, seed_dir, stage_result_path)
-from candle_tf.experiments.methods import METHODS
+from candle_tf.experiments.methods import CANDLE, METHODS, is_baseline
 from candle_tf.workdir import write_json
 
 COLUMNS = ("top1", "many", "medium", "few", "val_top1")
@@ -105,6 +105,33 @@ def cell(summary: dict) -> str:
     return text if summary["std"] is None else f"{text} ± {100 * summary['std']:.2f}"
 
 
+def paired_differences(row: dict, other: dict, column: str) -> List[float]:
+    """``row`` minus ``other`` in ``column``, seed by seed, over the seeds both finished
+    (a seed shares its LT draw and teacher across methods)."""
+    mine = dict(zip(row["seeds"], row[column]["values"]))
+    theirs = dict(zip(other["seeds"], other[column]["values"]))
+    return [mine[seed] - theirs[seed] for seed in mine if seed in theirs]
+
+
+def comparison(rows: dict) -> List[str]:
+    """CANDLE against the best baseline (by mean) of each test column, paired by seed."""
+    baselines = [name for name in rows if is_baseline(name)]
+    if CANDLE not in rows or not baselines:
+        return []
+    lines = ["", "CANDLE against the best baseline of each column (points; seed by seed):", ""]
+    for column, header in zip(COLUMNS[:4], HEADERS[:4]):
+        best = max(baselines, key=lambda name: rows[name][column]["mean"])
+        differences = paired_differences(rows[CANDLE], rows[best], column)
+        if not differences:
+            continue
+        ahead = sum(difference > 0 for difference in differences)
+        per_seed = ", ".join(f"{100 * d:+.2f}" for d in differences)
+        lines.append(f"- {header}: candle {cell(rows[CANDLE][column])} vs {best} "
+                     f"{cell(rows[best][column])}: {100 * np.mean(differences):+.2f} "
+                     f"(per seed {per_seed}; CANDLE ahead in {ahead} of {len(differences)})")
+    return lines
+
+
 def markdown(results: dict, title: str) -> str:
     """The table: one row per method, then the teachers for reference."""
     rows, teachers = results["rows"], results["teachers"]
@@ -123,6 +150,7 @@ def markdown(results: dict, title: str) -> str:
                   f"(training images per class: {results['train_counts']}). Mean ± sample "
                   "std over seeds; last-epoch weights, nothing selected on the test split.", ""]
         lines += [f"- **{name}**: {row['description']}" for name, row in rows.items()]
+        lines += comparison(rows)
     return "\n".join(lines)
 
 
