@@ -25,7 +25,8 @@ HELP = {
                 "from; TFDS's data_dir; empty: the data set's default place). Alias --data_root.",
     "imbalance_ratio": "n_max / n_min of the long-tailed training split (>= 1).",
     "images_per_class": "Cap every source split at this many images per class before the "
-                        "LT draw, for smoke runs (0 = all).",
+                        "LT draw, for smoke runs (0 = all); the teacher's pretraining "
+                        "split too, unless --pretrain_images_per_class.",
     "seed": "Seeds Python, NumPy and TF; the LT subsample depends only on it.",
     "augmentation": "Training augmentation: crop_flip (small images), rrc_flip_jitter "
                     "(natural images), none.",
