@@ -11,10 +11,8 @@ Re-running the same command skips finished stages and resumes an interrupted one
 """
 
 import os
-import random
 from typing import Tuple
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
@@ -24,18 +22,13 @@ from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset
 from candle_tf.models.students import check_student, logits_model
 from candle_tf.models.teacher import check_backbone
 from candle_tf.stages import calibration, distillation, export_stage, teacher
+from candle_tf.training import seed_everything
 from candle_tf.workdir import Workdir, write_json
 
 FLAGS = flags.FLAGS
 MIN_TEACHER_VIEW = 32  # keras.applications' smallest input; MobileNetV2 fails on 16 px
 app_flags.define_flags()
 flags.adopt_module_key_flags(app_flags)  # so that --help lists them
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
 
 
 def check_config(config: RunConfig) -> None:

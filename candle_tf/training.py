@@ -1,11 +1,20 @@
 """Resumable ``fit`` for every stage, learning-rate schedules and the NaN guard."""
 
 import math
+import random
 from typing import Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from candle_tf.distribute import backup_dir
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow."""
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
 
 
 def scaled_learning_rate(base_per_128: float, batch_size: int) -> float:

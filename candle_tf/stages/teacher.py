@@ -1,11 +1,12 @@
 """Stage 0: the pretrained full-precision teacher encoder.
 
-``imagenet`` or a weights file: the off-the-shelf encoder is saved into the work dir.
-``pretrain``: the backbone is trained on the *balanced* source training split (the
-offline stand-in for an off-the-shelf teacher) and saved.
+``imagenet``, ``shipped`` or a weights file: the off-the-shelf encoder is saved into the
+work dir. ``pretrain``: the backbone is trained on the *balanced* source training split
+(the offline stand-in for an off-the-shelf teacher) and saved.
 """
 
 import os
+from typing import Tuple
 
 import tensorflow as tf
 from absl import logging
@@ -13,6 +14,7 @@ from absl import logging
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,
                                       reference_view)
 from candle_tf.training import WarmupCosine, fit_resumable
@@ -25,9 +27,24 @@ def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
     """Writes ``<stage_dir>/encoder.weights.h5``; returns what the encoder is."""
     path = os.path.join(stage_dir, ENCODER_FILE)
     if config.teacher_weights != "pretrain":
-        encoder = build_encoder(config.teacher, config.teacher_weights)
+        weights = config.teacher_weights
+        if weights == "shipped":
+            weights = shipped_weights(config.teacher, dataset.name,
+                                      config.resolutions[reference_view(config.resolutions)])
+        encoder = build_encoder(config.teacher, weights)
         encoder.save_weights(path)
-        return {"encoder": path, "source": config.teacher_weights}
+        return {"encoder": path, "source": config.teacher_weights, "weights": weights}
+    encoder, _, history = pretrain(config, dataset, stage_dir, tensorboard_dir)
+    encoder.save_weights(path)
+    return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
+            "val_accuracy": float(history.history["val_accuracy"][-1])}
+
+
+def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
+             tensorboard_dir: str
+             ) -> Tuple[tf.keras.Model, tf.keras.Model, tf.keras.callbacks.History]:
+    """(encoder, encoder + linear head, history): the backbone trained with CE on the
+    balanced source split at the reference view's resolution, resumable."""
     if dataset.source_train is None:
         raise ValueError(
             f"--teacher_weights=pretrain needs a balanced source split, and {dataset.name} is "
@@ -58,6 +75,4 @@ def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
                                       config.eval_crop_fraction, dataset.channels),
         verbose=config.verbose)
-    encoder.save_weights(path)
-    return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
-            "val_accuracy": float(history.history["val_accuracy"][-1])}
+    return encoder, model, history
