@@ -27,6 +27,9 @@ HELP = {
     "images_per_class": "Cap every source split at this many images per class before the "
                         "LT draw, for smoke runs (0 = all); the teacher's pretraining "
                         "split too, unless --pretrain_images_per_class.",
+    "val_per_class": "Validation images per class, taken (seeded) from the balanced test split "
+                     "of a derived LT set; the test figures use the rest. Natively LT sets "
+                     "(list files) use their own val split.",
     "seed": "Seeds Python, NumPy and TF; the LT subsample depends only on it.",
     "augmentation": "Training augmentation: crop_flip (small images), rrc_flip_jitter "
                     "(natural images), none.",
@@ -34,8 +37,11 @@ HELP = {
                           "resize; 0.875 = resize 256 crop 224).",
     "teacher": "keras.applications backbone of the FP teacher, e.g. resnet152, "
                "efficientnet_v2_m, mobilenet_v2_035.",
-    "teacher_weights": "imagenet (Keras download), pretrain (train the backbone on the "
-                       "balanced source split: the offline stand-in), or PATH to weights.",
+    "teacher_weights": "imagenet (Keras download), shipped (an encoder pretrained on the "
+                       "data set's balanced source and shipped with candle_tf, checksum "
+                       "checked), pretrain (train the backbone on the balanced source split "
+                       "now: the offline stand-in), or PATH to weights (see python -m "
+                       "candle_tf.teacher_weights).",
     "pretrain_epochs": "Epochs of teacher pretraining when --teacher_weights=pretrain.",
     "pretrain_images_per_class": "Cap the balanced source split the teacher is pretrained "
                                  "on (--teacher_weights=pretrain) at this many images per "
@@ -53,6 +59,9 @@ HELP = {
     "smoothing_head": "Label-aware smoothing epsilon of the most frequent class (MiSLAS).",
     "smoothing_tail": "Label-aware smoothing epsilon of the rarest class (MiSLAS).",
     "class_balanced": "Class-balanced sampling for calibration.",
+    "calibration_bn": "Teacher encoder's batch-norm statistics during calibration: adapt "
+                      "(weights frozen, statistics follow the LT data; the authors' code) "
+                      "or frozen (the encoder runs in inference mode).",
     "student": "Binary student architecture (registry in candle_tf/models/students.py).",
     "student_resolution": "Input size of the student (it sees one resolution).",
     "width_multiplier": "Student channel multiplier (1 = ReActNet-A as published).",
@@ -61,14 +70,34 @@ HELP = {
     "distill_batch_size": "Distillation batch size (global).",
     "student_lr": "Student Adam learning rate per 128 images (cosine).",
     "temperature": "KL temperature tau.",
+    "balance": "What the adversarial balancer weighs: kl_pair (L_KL against the "
+               "class-balanced L_KL^bal, with a fixed --fs_weight on L_FS; the authors' code) "
+               "or kl_fs (L_KL against L_FS, no balanced KL: the earlier reading).",
+    "balanced_kl": "Class-balanced KL: student (log prior added to the student's logits; "
+                   "the authors' default) or both (to the teacher's logits too).",
+    "fs_weight": "Fixed weight of the feature term with --balance=kl_pair: "
+                 "L = w*L_FS + (1-w)*(w1*L_KL + w2*L_KL^bal) (0 = no feature term).",
+    "head_pass": "Each step also trains the student's classifier alone with L_KL on "
+                 "features detached from the encoder (own Adam); the encoder's loss then "
+                 "does not move the classifier (--nohead_pass: one loss for all).",
+    "feature_target": "Feature term on the pooled features (pooled; the paper's Fig. 1) or "
+                      "on the spatial feature maps (map).",
+    "kl_reduction": "KL reduction: classes (mean over batch and classes, the authors') or "
+                    "batch (sum over classes, mean over the batch).",
     "balancer_lr": "Balancer AB_phi Adam learning rate (cosine); it ascends the loss.",
     "balancer_hidden": "Hidden widths of the balancer MLP.",
-    "lambda_clamp": "Clamp lambda into [c, 1 - c] so that neither term is switched off "
-                    "(0 = no clamp, the paper).",
-    "ce_weight": "Weight of an optional ground-truth CE term on the student (paper: 0).",
-    "fixed_lambda": "Fix lambda to this value and switch the balancer off (ablation).",
+    "lambda_clamp": "Clamp the balancer's first weight into [c, 1 - c] so that neither "
+                    "term is switched off (0 = no clamp, the paper).",
+    "label_loss": "Ground-truth label term on the student, weighted by --ce_weight: ce or "
+                  "balanced_softmax (CE on logits + log prior).",
+    "ce_weight": "Weight of the label term (--label_loss) on the student (paper: 0).",
+    "fixed_lambda": "Fix the balancer's first weight (lambda = w1; w2 = 1 - w1) and switch "
+                    "the balancer off (ablation).",
     "two_step": "ReActNet's two-step recipe: distil with binary activations and real weights, "
                 "then with both binary from those weights (each step --distill_epochs).",
+    "select": "Which epoch's student is kept: best_val (highest balanced accuracy on the "
+              "validation split, checked after every epoch) or last. The test split is "
+              "read once, at the end.",
     "eval_batch_size": "Batch size for evaluation.",
     "parity_images": "Test images used to check the LCE interpreter against Keras.",
     "export_model_name": "Model name in the TF Serving layout <base>/<name>/<version>/.",
@@ -78,6 +107,8 @@ HELP = {
                 "(local GPUs), multi_worker (the cluster in TF_CONFIG), tpu. Batch sizes "
                 "are global.",
     "verbose": "Keras progress: 0 silent, 1 progress bars, 2 one line per epoch.",
+    "log_every": "Distillation steps between writes of distillation/lambda.csv (the rows of "
+                 "every step are kept; also written at each epoch's end).",
 }
 
 

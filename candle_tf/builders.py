@@ -13,13 +13,14 @@ from candle_tf.models.students import StudentOptions, build_student
 from candle_tf.models.teacher import (BACKBONES, build_calibrated_teacher, build_encoder,
                                       teacher_view_names)
 from candle_tf.training import WarmupCosine, scaled_learning_rate
-from trainers.distill import DistillationTrainer
+from trainers.distill import DistillationTrainer, Objective
 
 
 def dataset(config: RunConfig) -> LongTailedDataset:
     """The run's data set, drawn and capped as its settings say."""
     return load_dataset(config.dataset, config.data_dir, config.imbalance_ratio, config.seed,
-                        config.images_per_class, config.pretrain_images_per_class)
+                        config.images_per_class, config.pretrain_images_per_class,
+                        config.val_per_class)
 
 
 def calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,
@@ -28,7 +29,7 @@ def calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,
     encoder = build_encoder(config.teacher, encoder_weights)
     return build_calibrated_teacher(encoder, BACKBONES[config.teacher].normalization,
                                     config.resolutions, dataset.image_shape[-1],
-                                    dataset.num_classes)
+                                    dataset.num_classes, config.calibration_bn)
 
 
 def load_calibrated_teacher(config: RunConfig, dataset: LongTailedDataset,
@@ -57,26 +58,42 @@ def student_options(config: RunConfig, binary_weights: bool = True) -> StudentOp
     return StudentOptions(config.width_multiplier, config.stem_stride, binary_weights)
 
 
+def objective(config: RunConfig) -> Objective:
+    """The distillation objective a run's settings give (checked on construction)."""
+    return Objective(
+        temperature=config.temperature, balance=config.balance,
+        balanced_kl=config.balanced_kl, fs_weight=config.fs_weight,
+        head_pass=config.head_pass, feature_target=config.feature_target,
+        kl_reduction=config.kl_reduction, label_loss=config.label_loss,
+        label_weight=config.ce_weight, fixed_lambda=config.fixed_lambda,
+        lambda_clamp=config.lambda_clamp)
+
+
 def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
                          teacher: tf.keras.Model, total_steps: int,
                          student_views: Sequence[str] = ("student",),
                          binary_weights: bool = True) -> DistillationTrainer:
-    """Compiled DistillationTrainer: Adam + cosine for the student, Adam + cosine ascent
-    for the balancer. ``student_views``: see DistillationTrainer; ``binary_weights``
-    False: step 1 of the two-step recipe (binary activations, real weights)."""
+    """Compiled DistillationTrainer: Adam + cosine for the student (and, with the head
+    pass, a second one for its classifier), Adam + cosine ascent for the balancer.
+    ``student_views``: see DistillationTrainer; ``binary_weights`` False: step 1 of the
+    two-step recipe (binary activations, real weights)."""
+    goal = objective(config)
     student_model = student(config, dataset, binary_weights=binary_weights,
                             any_resolution=tuple(student_views) != ("student",))
     teacher_features = teacher.outputs[1].shape
-    connector = build_connector(student_model.outputs[1].shape, teacher_features[-1],
-                                teacher_features[1])
+    student_features = student_model.outputs[1].shape
+    if goal.feature_target == "pooled":
+        connector = build_connector((None, 1, 1, student_features[-1]), teacher_features[-1], 1)
+    else:
+        connector = build_connector(student_features, teacher_features[-1],
+                                    teacher_features[1])
     trainer = DistillationTrainer(
         student_model, connector, teacher, build_balancer(config.balancer_hidden),
-        teacher_view_names(len(config.resolutions)), temperature=config.temperature,
-        total_steps=total_steps, ce_weight=config.ce_weight,
-        fixed_lambda=config.fixed_lambda, lambda_clamp=config.lambda_clamp,
-        student_views=student_views)
+        teacher_view_names(len(config.resolutions)), dataset.train_counts, goal,
+        total_steps=total_steps, student_views=student_views)
     trainer.compile(
         optimizer=student_optimizer(config, total_steps),
+        head_optimizer=student_optimizer(config, total_steps) if goal.head_pass else None,
         balancer_optimizer=tf.keras.optimizers.Adam(
             WarmupCosine(config.balancer_lr, total_steps)))
     return trainer

@@ -17,6 +17,7 @@ class RunConfig:
     data_dir: str = ""
     imbalance_ratio: float = 100.0
     images_per_class: int = 0
+    val_per_class: int = 20
     seed: int = 0
     augmentation: str = "crop_flip"
     eval_crop_fraction: float = 1.0
@@ -38,6 +39,7 @@ class RunConfig:
     smoothing_head: float = 0.1
     smoothing_tail: float = 0.0
     class_balanced: bool = True
+    calibration_bn: str = "adapt"
     # Stage 2: distillation.
     student: str = "reactnet_a"
     student_resolution: int = 224
@@ -47,12 +49,20 @@ class RunConfig:
     distill_batch_size: int = 128
     student_lr: float = 1e-2
     temperature: float = 2.0
+    balance: str = "kl_pair"
+    balanced_kl: str = "student"
+    fs_weight: float = 0.5
+    head_pass: bool = True
+    feature_target: str = "pooled"
+    kl_reduction: str = "classes"
     balancer_lr: float = 1e-3
     balancer_hidden: Tuple[int, ...] = (8, 8)
     lambda_clamp: float = 0.0
+    label_loss: str = "ce"
     ce_weight: float = 0.0
     fixed_lambda: Optional[float] = None
     two_step: bool = False
+    select: str = "best_val"
     # Stages 3-4: evaluation and export.
     eval_batch_size: int = 256
     parity_images: int = 1000
@@ -62,6 +72,7 @@ class RunConfig:
     workdir: str = field(default="runs/default", metadata={"result": False})
     strategy: str = field(default="default", metadata={"result": False})
     verbose: int = field(default=1, metadata={"result": False})
+    log_every: int = field(default=100, metadata={"result": False})
 
     def result_settings(self) -> dict:
         """The settings that change the result (compared when a run is resumed)."""

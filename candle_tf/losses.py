@@ -1,4 +1,5 @@
-"""Losses: MiSLAS label-aware smoothing, the KL and feature-similarity distillation terms."""
+"""Losses: MiSLAS label-aware smoothing and the distillation terms (KL, class-balanced KL,
+feature similarity)."""
 
 import math
 
@@ -34,12 +35,41 @@ class LabelAwareSmoothing(tf.keras.losses.Loss):
         return (1.0 - eps) * nll + eps * uniform
 
 
-def kl_distillation(teacher_logits, student_logits, temperature: float) -> tf.Tensor:
-    """KL(softmax(z_T / tau) || softmax(z_S / tau)), mean over the batch."""
+KL_REDUCTIONS = ("classes", "batch")
+
+
+def kl_distillation(teacher_logits, student_logits, temperature: float,
+                    reduction: str = "batch") -> tf.Tensor:
+    """KL(softmax(z_T / tau) || softmax(z_S / tau)), no tau^2 factor.
+
+    ``reduction``: "batch" sums over classes and averages over the batch; "classes" also
+    averages over the classes (PyTorch's ``KLDivLoss(reduction="mean")``, the authors').
+    """
     teacher_log_p = tf.nn.log_softmax(teacher_logits / temperature, axis=-1)
     student_log_p = tf.nn.log_softmax(student_logits / temperature, axis=-1)
-    per_example = tf.reduce_sum(tf.exp(teacher_log_p) * (teacher_log_p - student_log_p), -1)
-    return tf.reduce_mean(per_example)
+    pointwise = tf.exp(teacher_log_p) * (teacher_log_p - student_log_p)
+    if reduction == "classes":
+        return tf.reduce_mean(pointwise)
+    return tf.reduce_mean(tf.reduce_sum(pointwise, -1))
+
+
+def log_prior(class_counts) -> np.ndarray:
+    """log(n_c / N) of the training split (a class with no image counts as one)."""
+    counts = np.maximum(np.asarray(class_counts, dtype=np.float64), 1.0)
+    return np.log(counts / counts.sum()).astype(np.float32)
+
+
+def balanced_kl_distillation(teacher_logits, student_logits, prior_log, temperature: float,
+                             adjust_teacher: bool = False, reduction: str = "batch"
+                             ) -> tf.Tensor:
+    """The class-balanced KL: KL(softmax(z_T / tau) || softmax((z_S + log pi) / tau)).
+
+    The Balanced-Softmax correction inside distillation: the student's raw logits (used at
+    test time) are fitted as if the training prior had been divided out.
+    ``adjust_teacher`` adds ``log pi`` to the teacher's logits too (the authors' variant).
+    """
+    teacher = teacher_logits + prior_log if adjust_teacher else teacher_logits
+    return kl_distillation(teacher, student_logits + prior_log, temperature, reduction)
 
 
 def feature_similarity(teacher_features, projected_student_features) -> tf.Tensor:

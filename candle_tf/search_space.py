@@ -20,6 +20,7 @@ SEARCH_SPACE: Dict[str, Callable[[kt.HyperParameters], object]] = {
     # Two hidden layers of one width, as in the paper's [3, 8, 8, 2].
     "balancer_hidden": lambda hp: (hp.Choice("balancer_width", [4, 8, 16, 32]),) * 2,
     "lambda_clamp": lambda hp: hp.Choice("lambda_clamp", [0.0, 0.05, 0.1, 0.2]),
+    "fs_weight": lambda hp: hp.Choice("fs_weight", [0.25, 0.5, 0.75]),
     "width_multiplier": lambda hp: hp.Choice("width_multiplier", [0.25, 0.5, 1.0]),
 }
 

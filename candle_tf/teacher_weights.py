@@ -26,7 +26,7 @@ from candle_tf.config import RunConfig
 from candle_tf.models.shipped_weights import sha256
 from candle_tf.models.teacher import build_encoder, check_backbone
 from candle_tf.stages.teacher import pretrain
-from candle_tf.training import seed_everything
+from candle_tf.training import epoch_history, seed_everything
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "mobilenet_v2_035", "keras.applications backbone (see "
@@ -64,7 +64,7 @@ def pretrain_on_source(config: RunConfig, out: str) -> dict:
     seed_everything(config.seed)
     dataset = builders.dataset(config)
     start = time.time()
-    encoder, model, history = pretrain(config, dataset, config.workdir,
+    encoder, model = pretrain(config, dataset, config.workdir,
                                        os.path.join(config.workdir, "tensorboard"))
     seconds = time.time() - start
     encoder.save_weights(out)
@@ -78,7 +78,8 @@ def pretrain_on_source(config: RunConfig, out: str) -> dict:
         "batch_size": config.pretrain_batch_size, "augmentation": config.augmentation,
         "seed": config.seed, "train_seconds": round(seconds, 1),
         "val_accuracy_per_epoch": [round(float(v), 4)
-                                   for v in history.history["val_accuracy"]],
+                                   for v in (e["val_accuracy"] for e in
+                                             epoch_history(config.workdir))],
         "test_accuracy": float(np.mean(predictions == dataset.test.labels)),
         "test_images": len(dataset.test),
     }

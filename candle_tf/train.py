@@ -20,9 +20,10 @@ from candle_tf import app_flags, builders, distribute, evaluate
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset
 from candle_tf.models.students import check_student, logits_model
-from candle_tf.models.teacher import check_backbone
+from candle_tf.models.shipped_weights import shipped_weights
+from candle_tf.models.teacher import CALIBRATION_BN, check_backbone, reference_view
 from candle_tf.stages import calibration, distillation, export_stage, teacher
-from candle_tf.training import seed_everything
+from candle_tf.training import check_select, seed_everything
 from candle_tf.workdir import Workdir, write_json
 
 FLAGS = flags.FLAGS
@@ -47,16 +48,19 @@ def check_config(config: RunConfig) -> None:
         raise ValueError(f"--resolutions={','.join(map(str, config.resolutions))}: give one "
                          f"or more view sizes of at least {MIN_TEACHER_VIEW} px (the smallest "
                          "input of the keras.applications backbones), e.g. --resolutions=64,32.")
-    if config.fixed_lambda is not None and not 0.0 <= config.fixed_lambda <= 1.0:
-        raise ValueError(f"--fixed_lambda={config.fixed_lambda} must be in [0, 1].")
-    if not 0.0 <= config.lambda_clamp < 0.5:
-        raise ValueError(f"--lambda_clamp={config.lambda_clamp} must be in [0, 0.5): lambda "
-                         "is clipped into [c, 1 - c]; 0 switches the clamp off.")
+    builders.objective(config)  # checks the distillation settings
+    if config.calibration_bn not in CALIBRATION_BN:
+        raise ValueError(f"--calibration_bn={config.calibration_bn!r}: use one of "
+                         f"{', '.join(CALIBRATION_BN)}.")
+    check_select(config.select)
     distribute.check_strategy(config.strategy)
     weights = config.teacher_weights
-    if weights not in ("imagenet", "pretrain") and not os.path.exists(weights):
+    if weights == "shipped":
+        shipped_weights(config.teacher, config.dataset,
+                        config.resolutions[reference_view(config.resolutions)])
+    elif weights not in ("imagenet", "pretrain") and not os.path.exists(weights):
         raise FileNotFoundError(f"--teacher_weights={weights!r}: no such file. Use imagenet, "
-                                "pretrain, or the path of a weights file.")
+                                "shipped, pretrain, or the path of a weights file.")
 
 
 def prepare(config: RunConfig

@@ -7,8 +7,10 @@ once in ``--workdir`` (or are reused from a train run with the same flags and wo
 and the calibrated teacher is built once and shared by every trial. A trial builds the
 DistillationTrainer of the flags' RunConfig with its own values of the search space
 (``candle_tf/search_space.py``), trains it for ``--distill_epochs`` (Hyperband: its own
-budget, up to that) and is scored by its balanced accuracy on the validation split; the
-test split is never read. In ``<workdir>/tune/<tuner>/`` (one folder per --tuner):
+budget, up to that) and is scored by its balanced accuracy on the validation split at
+the epoch ``--select`` keeps, as ``candle_tf.train`` would (best_val: its best epoch, whose
+weights Keras Tuner checkpoints; last: its last epoch); the test split is never read. In
+``<workdir>/tune/<tuner>/`` (one folder per --tuner):
 
   oracle.json, trial_*/   Keras Tuner's project (re-running the command resumes the search)
   summary.txt             the tuner's results summary
@@ -65,6 +67,14 @@ class DistillationHyperModel(kt.HyperModel):
         config = trial_config(hp, self.config)
         return builders.distillation_trainer(config, self.dataset, self.teacher,
                                              self.steps_per_epoch * config.distill_epochs)
+
+    def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):
+        """The History (Keras Tuner scores it by its best epoch: ``--select=best_val``), or
+        with ``--select=last`` the last epoch's score."""
+        history = model.fit(*args, **kwargs)
+        if self.config.select == "last":
+            return {OBJECTIVE.name: float(history.history[OBJECTIVE.name][-1])}
+        return history
 
 
 def make_tuner(kind: str, hypermodel: kt.HyperModel, config: RunConfig, max_trials: int,

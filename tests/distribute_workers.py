@@ -31,25 +31,28 @@ def tiny_multi_worker_config(root: str):
                      strategy="multi_worker", workdir=root, verbose=2)
 
 
+LOGGED = ("lambda", "w2", "l_kl", "l_kl_bal", "l_fs", "head")
+
+
 def build_distillation(strategy, initial=None):
     """A tiny teacher / student / balancer and their trainer, built in ``strategy``'s scope
     (plain SGD: an update is -lr * the aggregated gradient). ``initial``: every part's
     weights to start from."""
-    from tests.trainers.helpers import NUM_CLASSES, tiny_student_parts, tiny_teacher
-    from trainers.distill import DistillationTrainer
+    from tests.trainers.helpers import NUM_CLASSES, distillation_trainer, tiny_teacher
+    from trainers.distill import Objective
 
     with strategy.scope():
         teacher = tiny_teacher()
         teacher.get_layer("lws").scales.assign(tf.fill([NUM_CLASSES], 5.0))
-        student, connector, balancer = tiny_student_parts(teacher)
-        parts = [teacher, student, connector, balancer]
+        # The authors' objective: balanced KL, balancer over the KL pair, head pass.
+        trainer = distillation_trainer(
+            teacher, Objective(), optimizer=tf.keras.optimizers.SGD(0.1),
+            head_optimizer=tf.keras.optimizers.SGD(0.1),
+            balancer_optimizer=tf.keras.optimizers.SGD(0.1), total_steps=10)
+        parts = [teacher, trainer.student, trainer.connector, trainer.balancer]
         if initial is not None:
             for part, weights in zip(parts, initial):
                 part.set_weights(weights)
-        trainer = DistillationTrainer(student, connector, teacher, balancer, ["teacher_0"],
-                                      total_steps=10)
-        trainer.compile(optimizer=tf.keras.optimizers.SGD(0.1),
-                        balancer_optimizer=tf.keras.optimizers.SGD(0.1))
     return trainer, parts
 
 
@@ -105,13 +108,16 @@ def first_step() -> dict:
     updates, logs = {}, {}
     for name, strategy in strategies.items():
         trainer, _ = build_distillation(strategy, initial)
-        descent = trainer.descent_variables
-        changes, step_logs = step_update(
-            trainer, descent + trainer.balancer.trainable_variables, views, labels)
-        updates[name] = {"student": changes[:len(descent)], "balancer": changes[len(descent):]}
-        logs[name] = {key: float(step_logs[key]) for key in ("lambda", "l_kl", "l_fs")}
+        groups = {"student": trainer.descent_variables, "head": trainer.head_variables,
+                  "balancer": trainer.ascent_variables}
+        changes, step_logs = step_update(trainer, sum(groups.values(), []), views, labels)
+        updates[name], start = {}, 0
+        for group, variables in groups.items():
+            updates[name][group] = changes[start:start + len(variables)]
+            start += len(variables)
+        logs[name] = {key: float(step_logs[key]) for key in LOGGED}
     results = {"replicas": strategies["mirrored"].num_replicas_in_sync, "logs": logs}
-    for group in ("student", "balancer"):
+    for group in ("student", "head", "balancer"):
         results[group] = compare(updates["default"][group], updates["mirrored"][group])
 
     # Calibration: the same images on both replicas, so only the loss scaling is tested.

@@ -39,15 +39,17 @@ def test_mirrored_first_step_matches_the_default_strategy():
     assert process.returncode == 0, err[-3000:]
     result = last_json(out)
     assert result["replicas"] == 2
-    # Student + connector (descent), balancer (ascent), calibration: the update of the
-    # global batch split over 2 replicas is the update of the whole batch on one device.
-    for group, tolerance in (("student", 5e-5), ("balancer", 1e-4), ("calibration", 5e-5)):
+    # Student encoder + connector (descent), classifier (head pass), balancer (ascent),
+    # calibration: the update of the global batch split over 2 replicas is the update of
+    # the whole batch on one device.
+    for group, tolerance in (("student", 5e-5), ("head", 5e-5), ("balancer", 1e-4),
+                             ("calibration", 5e-5)):
         assert result[group]["max_abs_update"] > 1e-3, group  # the step did move them
         assert result[group]["max_abs_diff"] <= tolerance * result[group]["max_abs_update"], \
             (group, result[group])
-    # Every replica computed lambda from the global-batch L_KL and L_FS.
+    # Every replica computed the balancer's weights from the global-batch terms.
     logged = result["logs"]
-    for key in ("lambda", "l_kl", "l_fs"):
+    for key in ("lambda", "w2", "l_kl", "l_kl_bal", "l_fs", "head"):
         assert np.isclose(logged["mirrored"][key], logged["default"][key], rtol=1e-5), key
 
 

@@ -1,5 +1,6 @@
 """The experiment harness: a tiny grid end to end, resuming, and the method settings."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -62,6 +63,14 @@ def test_grid_writes_the_table_json_and_plots(grid):
         with open(os.path.join(report, name), "rb") as handle:
             assert handle.read(8) == PNG_MAGIC
     assert "| candle |" in result.stdout
+    # --select=best_val (the default) reaches every student stage, baselines included.
+    for method, stage in (("mislas", "student"), ("mislas", "classifier"),
+                          ("candle", "distillation")):
+        stage_dir = os.path.join(workdir, "seed_0", "methods", method, stage)
+        with open(os.path.join(stage_dir, "done.json")) as handle:
+            record = json.load(handle)
+        assert record["select"] == "best_val" and record["selected_epoch"] == 1, stage_dir
+        assert os.path.exists(os.path.join(stage_dir, "best", "best.json"))
 
 
 def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
@@ -94,17 +103,24 @@ def test_bad_methods_are_refused_before_any_work():
 def test_ablation_configs():
     config = RunConfig(resolutions=(96, 64, 32), ce_weight=0.0)
     settings = BaselineSettings(kd_ce_weight=0.5)
-    assert distillation_config("candle", config, settings) == config
-    assert distillation_config("candle_lambda_half", config, settings).fixed_lambda == 0.5
-    assert distillation_config("candle_lambda_final", config, settings, 0.93).fixed_lambda == 0.93
-    with pytest.raises(ValueError, match="final lambda"):
-        distillation_config("candle_lambda_final", config, settings)
-    no_kl = distillation_config("candle_no_kl", config, settings)
-    assert (no_kl.fixed_lambda, no_kl.ce_weight) == (0.0, 0.5)
-    kd = distillation_config("kd", config, settings)
-    assert (kd.fixed_lambda, kd.ce_weight) == (1.0, 0.5)
-    assert distillation_config("candle_no_feature", config, settings).fixed_lambda == 1.0
-    assert distillation_config("candle_single_resolution", config, settings).resolutions == (64,)
+
+    def changed(name):
+        derived = distillation_config(name, config, settings)
+        return {k: v for k, v in dataclasses.asdict(derived).items()
+                if getattr(config, k) != v}
+
+    assert changed("candle") == {}
+    assert changed("candle_no_balancer") == {"fixed_lambda": 0.5}
+    assert changed("candle_no_balanced_kl") == {"fixed_lambda": 1.0}
+    assert changed("candle_no_feature") == {"fs_weight": 0.0}
+    assert changed("candle_no_head_pass") == {"head_pass": False}
+    assert changed("candle_balanced_kl_both") == {"balanced_kl": "both"}
+    assert changed("candle_bs_label") == {"label_loss": "balanced_softmax", "ce_weight": 0.5}
+    earlier = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
+               "kl_reduction": "batch"}
+    assert changed("candle_kl_fs") == earlier
+    assert changed("kd") == {**earlier, "fixed_lambda": 1.0, "ce_weight": 0.5}
+    assert changed("candle_single_resolution") == {"resolutions": (64,)}
     assert single_resolution((64, 32)) == (32,)  # the encoder's pretraining resolution
 
 

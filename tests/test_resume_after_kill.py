@@ -12,7 +12,8 @@ from candle_tf.data.lt_protocol import long_tailed_counts
 from tests.test_train_cli import TINY
 
 BATCH = 4
-FLAGS = [*TINY, "--distill_epochs=3", f"--distill_batch_size={BATCH}", "--verbose=2"]
+FLAGS = [*TINY, "--distill_epochs=3", f"--distill_batch_size={BATCH}", "--verbose=2",
+         "--log_every=4"]
 STEPS_PER_EPOCH = sum(long_tailed_counts(40, 10, 10)) // BATCH  # 159 // 4 = 39
 
 
@@ -20,14 +21,18 @@ def command(workdir):
     return [sys.executable, "-m", "candle_tf.train", f"--workdir={workdir}", *FLAGS]
 
 
-def logged_steps(workdir):
-    """Distillation steps done so far: lambda.csv gets one row per step."""
+def logged(workdir):
+    """The steps of lambda.csv's rows (one per step, written every 4 steps)."""
     try:
         with open(os.path.join(workdir, "distillation", "lambda.csv")) as handle:
-            rows = handle.read().splitlines()[1:]
+            return [int(row.split(",")[0]) for row in handle.read().splitlines()[1:]]
     except FileNotFoundError:
-        return 0
-    return int(rows[-1].split(",")[0]) if rows else 0
+        return []
+
+
+def logged_steps(workdir):
+    steps = logged(workdir)
+    return steps[-1] if steps else 0
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path):
@@ -43,6 +48,8 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     killed_at = logged_steps(workdir)
     assert STEPS_PER_EPOCH < killed_at < 2 * STEPS_PER_EPOCH  # inside the second epoch
     assert not os.path.exists(os.path.join(workdir, "distillation", "done.json"))
+    with open(os.path.join(workdir, "distillation", "best", "best.json")) as handle:
+        assert json.load(handle)["epoch"] == 1  # --select=best_val kept epoch 1 so far
 
     result = subprocess.run(command(workdir), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -51,8 +58,14 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert "stage 1: calibration — already done" in out
     distillation = out.split("== stage 2: distillation")[1].split("== stage 3")[0]
     assert re.findall(r"^Epoch (\d)/3", distillation, re.M) == ["2", "3"]  # epoch 1 kept
-    assert logged_steps(workdir) == 3 * STEPS_PER_EPOCH  # optimiser step count restored
+    # Optimiser step count restored; the interrupted epoch's rows replaced, not repeated.
+    assert logged(workdir) == list(range(1, 3 * STEPS_PER_EPOCH + 1))
     assert out.count("Test accuracy (%)") == 1
+    with open(os.path.join(workdir, "distillation", "done.json")) as handle:
+        stage2 = json.load(handle)
+    with open(os.path.join(workdir, "distillation", "best", "best.json")) as handle:
+        assert stage2["selected_epoch"] == json.load(handle)["epoch"] in (1, 2, 3)
+    assert stage2["last_epoch"] == 3 and stage2["select"] == "best_val"
     with open(os.path.join(workdir, "metrics.json")) as handle:
         assert set(json.load(handle)["models"]) == {"teacher (calibrated)",
                                                     "student (reactnet_a)"}

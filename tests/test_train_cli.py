@@ -88,6 +88,7 @@ def test_rerun_with_other_settings_is_refused(smoke):
     ({"data_dir": "/no/such/dir"}, "apt-get install -y dataset-fashion-mnist"),
     ({"resolutions": (64, 16)}, "--resolutions=64,16: give one or more view sizes of at "
                                 "least 32 px"),
+    ({"select": "bogus"}, "--select='bogus': use one of best_val, last"),
 ])
 def test_bad_input_fails_before_training_with_the_fix(tmp_path, changes, message):
     settings = {"teacher": "mobilenet_v2_035", "teacher_weights": "pretrain",

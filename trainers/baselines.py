@@ -40,7 +40,7 @@ class BaselineSettings:
     logit_adjust_tau: float = 1.0    # tau of the logit-adjusted loss
     mixup_alpha: float = 1.0         # Beta(alpha, alpha) of MiSLAS's stage-1 mixup
     mislas_lr: float = 1e-3          # SGD lr (per 128) of MiSLAS's classifier re-training
-    kd_ce_weight: float = 1.0        # label CE of plain KD and of the no-KL ablation
+    kd_ce_weight: float = 1.0        # label term of plain KD and of candle_bs_label
 
 
 class DeferredClassWeights:
@@ -116,8 +116,11 @@ class LabelTrainer(LogitsTrainer):
 
     def test_step(self, data):
         views, labels = data
-        self.accuracy.update_state(labels, self(views, training=False))
-        return {"accuracy": self.accuracy.result()}
+        logits = self(views, training=False)
+        self.accuracy.update_state(labels, logits)
+        self.balanced_accuracy.update_state(labels, logits)
+        return {"accuracy": self.accuracy.result(),
+                "balanced_accuracy": self.balanced_accuracy.result()}
 
 
 def label_trainer(method: str, student: tf.keras.Model, class_counts,

@@ -11,15 +11,16 @@ from trainers.logits_trainer import LogitsTrainer
 class CalibrationTrainer(LogitsTrainer):
     """Wraps the calibrated teacher; ``train_step`` minimises an LT-aware loss on its logits.
 
-    Only the teacher's trainable variables move (fusion branches, classifier, LWS): the
-    encoder is frozen and runs in inference mode inside the teacher's graph. Under a
+    Only the fusion branches, classifier and LWS move: the encoder is frozen (it runs in
+    inference mode, or in training mode with its variables in ``frozen_variables`` so that
+    only its batch-norm statistics adapt). Under a
     tf.distribute strategy the loss differentiated is the replica's mean / the number of
     replicas, so the gradients summed across replicas are those of the global batch.
     """
 
     def __init__(self, teacher: tf.keras.Model, loss_fn: tf.keras.losses.Loss,
-                 view_names: Sequence[str], **kwargs):
-        super().__init__(teacher, **kwargs)
+                 view_names: Sequence[str], frozen_variables=(), **kwargs):
+        super().__init__(teacher, frozen_variables, **kwargs)
         self.loss_fn = loss_fn
         self.view_names = list(view_names)
 
@@ -44,4 +45,5 @@ class CalibrationTrainer(LogitsTrainer):
         logits = self(views, training=False)
         self.loss_tracker.update_state(self.mean_loss(labels, logits))
         self.accuracy.update_state(labels, logits)
+        self.balanced_accuracy.update_state(labels, logits)
         return {m.name: m.result() for m in self.metrics}

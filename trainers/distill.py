@@ -1,69 +1,117 @@
 """DistillationTrainer: one GradientTape for the student's descent and the balancer's ascent.
 
-L = lambda * L_KL + (1 - lambda) * L_FS (+ ce_weight * CE), lambda = AB_phi(sg(L_KL),
-sg(L_FS), t). The gradient of L is applied as descent to the student and the connector,
-and negated (ascent) to the balancer AB_phi. The teacher is frozen: it runs with
-``training=False`` outside the tape and none of its variables are updated.
+The authors' objective (``Objective()``, METHOD.md "Stage 2"), for a batch with teacher
+logits z_T (after LWS), student logits z_S, training prior pi:
 
-By default the student sees one view and multi-resolution reaches it only through the
-teacher's fused map. ``student_views`` naming several views runs the student on each of
-them separately (the "multi-resolution for teacher and student" comparison); every term
-is then the mean over those views.
+* L_KL = KL(softmax(z_T/tau) || softmax(z_S/tau)); the class-balanced
+  L_KL^bal = KL(softmax(z_T/tau) || softmax((z_S + log pi)/tau)) (``balanced_kl="both"``:
+  log pi added to z_T too); L_FS = 2 - 2 cos(P(F_S), F_T) on the pooled features
+  (``feature_target="pooled"``) or the feature maps (``"map"``).
+* [w1, w2] = AB_phi(sg(L_KL), sg(L_KL^bal), t); the encoder's loss is
+  L_enc = fs_weight * L_FS + (1 - fs_weight) * (w1 L_KL + w2 L_KL^bal) (+ a label term).
+* Head pass (``head_pass``): the student's classifier is trained alone, with its own
+  optimiser, on L_KL of features that carry no gradient to the encoder; L_enc then reaches
+  the encoder through a stop-gradient copy of the classifier, so the classifier gets only
+  the head loss and the encoder only L_enc. (The authors update the head first and then
+  run the encoder pass; here both gradients come from the same forward pass.)
 
-Under a tf.distribute strategy each replica gets its share of the global batch: lambda
-comes from [L_KL, L_FS] averaged over the replicas (the same lambda on every one), and
-the loss differentiated is the replica's mean divided by the number of replicas, so the
-gradients summed across replicas are those of the global batch.
+``balance="kl_fs"`` is the earlier reading: lambda = AB_phi(sg(L_KL), sg(L_FS), t)[0] and
+L = lambda L_KL + (1 - lambda) L_FS (+ the label term).
+
+One ``tape.gradient`` of (L_enc + head loss) gives every group its own gradient: the
+student's encoder and the connector descend, the classifier descends the head loss, and
+the balancer's gradient is negated (ascent). The teacher is frozen: it runs with
+``training=False`` and none of its variables are updated.
+
+Under a tf.distribute strategy each replica gets its share of the global batch: the
+balancer's inputs are averaged over the replicas (the same weights on every one), and the
+loss differentiated is the replica's mean divided by the number of replicas.
 """
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
 from candle_tf.distribute import global_batch_loss, replica_mean
-from candle_tf.losses import feature_similarity, kl_distillation
+from candle_tf.long_tailed_losses import sparse_cross_entropy
+from candle_tf.losses import (balanced_kl_distillation, feature_similarity, kl_distillation,
+                              log_prior)
 from candle_tf.metrics import BalancedAccuracy
+from candle_tf.models.students import core_network
+
+BALANCES = ("kl_pair", "kl_fs")
+BALANCED_KL = ("student", "both")
+FEATURE_TARGETS = ("pooled", "map")
+LABEL_LOSSES = ("ce", "balanced_softmax")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The distillation objective; the defaults are the authors' code (METHOD.md)."""
+
+    temperature: float = 2.0
+    balance: str = "kl_pair"
+    balanced_kl: str = "student"
+    fs_weight: float = 0.5
+    head_pass: bool = True
+    feature_target: str = "pooled"
+    kl_reduction: str = "classes"
+    label_loss: str = "ce"
+    label_weight: float = 0.0
+    fixed_lambda: Optional[float] = None
+    lambda_clamp: float = 0.0
+
+    def __post_init__(self):
+        for name, allowed in (("balance", BALANCES), ("balanced_kl", BALANCED_KL),
+                              ("feature_target", FEATURE_TARGETS),
+                              ("label_loss", LABEL_LOSSES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name}={getattr(self, name)!r}: use one of "
+                                 f"{', '.join(allowed)}.")
+        if not 0.0 <= self.lambda_clamp < 0.5:
+            raise ValueError(f"--lambda_clamp={self.lambda_clamp} must be in [0, 0.5): lambda "
+                             "is clipped into [c, 1 - c]; 0 switches the clamp off.")
+        if not 0.0 <= self.fs_weight <= 1.0:
+            raise ValueError(f"--fs_weight={self.fs_weight} must be in [0, 1] (0: no "
+                             "feature term).")
+        if self.fixed_lambda is not None and not 0.0 <= self.fixed_lambda <= 1.0:
+            raise ValueError(f"--fixed_lambda={self.fixed_lambda} must be in [0, 1].")
 
 
 class DistillationTrainer(tf.keras.Model):
     """Student + connector + balancer, distilled from a frozen calibrated teacher.
 
     Args:
-      student: raw pixels -> ``[logits, features]``.
-      connector: student features -> the teacher's fused-feature shape.
+      student: raw pixels -> ``[logits, features]``; its core network ends in global
+        average pooling and a Dense layer named "logits" (every registered student).
+      connector: the student's features (pooled as ``(batch, 1, 1, C)``, or its map) ->
+        the teacher's fused-feature shape (pooled likewise).
       teacher: teacher views -> ``[logits, fused_features]``; never updated.
-      balancer: ``[L_KL, L_FS, t]`` -> softmax weights; lambda is the first.
+      balancer: ``[L_a, L_b, t]`` -> two softmax weights.
       teacher_views: names of the views the teacher reads, in its input order.
-      temperature: tau of the KL term.
+      class_counts: training images per class (the prior pi of the balanced KL).
+      objective: the terms and their weights.
       total_steps: training steps of the whole stage, for the progress t in [0, 1].
-      ce_weight: weight of an optional ground-truth cross-entropy on the student.
-      fixed_lambda: if set, lambda is this constant and the balancer is not used.
-      lambda_clamp: c in [0, 0.5): the balancer's lambda is clipped into [c, 1 - c]
-        (0: no clamp).
-      student_views: names of the views the student runs on, each separately; any view
-        but ``"student"`` needs a student built for any input size. The training
-        accuracy is that of the first view; ``call`` (evaluation) uses ``"student"``.
+      student_views: names of the views the student runs on, each separately (terms are
+        averaged over them); any view but ``"student"`` needs a student built for any
+        input size. ``call`` (evaluation) uses ``"student"``.
     """
 
     def __init__(self, student: tf.keras.Model, connector: tf.keras.Model,
                  teacher: tf.keras.Model, balancer: tf.keras.Model,
-                 teacher_views: Sequence[str], temperature: float = 2.0,
-                 total_steps: int = 1, ce_weight: float = 0.0, fixed_lambda=None,
-                 lambda_clamp: float = 0.0, student_views: Sequence[str] = ("student",),
-                 **kwargs):
+                 teacher_views: Sequence[str], class_counts,
+                 objective: Objective = Objective(), total_steps: int = 1,
+                 student_views: Sequence[str] = ("student",), **kwargs):
         super().__init__(**kwargs)
         self.student, self.connector, self.balancer = student, connector, balancer
         self.teacher = teacher
         self.teacher.trainable = False
         self.teacher_views = list(teacher_views)
-        self.temperature = float(temperature)
+        self.objective = objective
+        self.prior_log = tf.constant(log_prior(class_counts))
         self.total_steps = max(1, int(total_steps))
-        self.ce_weight = float(ce_weight)
-        self.fixed_lambda = fixed_lambda
-        if not 0.0 <= lambda_clamp < 0.5:
-            raise ValueError(f"--lambda_clamp={lambda_clamp} must be in [0, 0.5): lambda is "
-                             "clipped into [c, 1 - c]; 0 switches the clamp off.")
-        self.lambda_clamp = float(lambda_clamp)
+        self.classifier = core_network(student).get_layer("logits")
         self.student_views = list(student_views)
         if not self.student_views:
             raise ValueError("student_views is empty: give at least one view name, e.g. "
@@ -77,23 +125,42 @@ class DistillationTrainer(tf.keras.Model):
         self.loss_tracker = tf.keras.metrics.Mean(name="loss")
         self.accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.balanced_accuracy = BalancedAccuracy(student.outputs[0].shape[-1])
-        # A step's logs (lambda and the replica-averaged terms too) are the same on every
+        # A step's logs (weights and replica-averaged terms too) are the same on every
         # replica: log the first replica's, not their sum (Keras' default).
         self.distribute_reduction_method = "first"
 
-    def compile(self, optimizer, balancer_optimizer, **kwargs):
-        """``optimizer`` descends for student + connector; ``balancer_optimizer`` ascends."""
+    def compile(self, optimizer, balancer_optimizer, head_optimizer=None, **kwargs):
+        """``optimizer`` descends for the student's encoder (and its classifier when there is
+        no head pass) + connector; ``head_optimizer`` for the classifier's head pass;
+        ``balancer_optimizer`` ascends."""
+        if self.objective.head_pass and head_optimizer is None:
+            raise ValueError("The head pass needs its own optimiser: pass head_optimizer.")
         super().compile(optimizer=optimizer, **kwargs)
         self.balancer_optimizer = balancer_optimizer
+        self.head_optimizer = head_optimizer
         # Create the slot variables now: creating them inside the first traced step would
         # make tf.function trace the whole step twice.
         self.optimizer.build(self.descent_variables)
         self.balancer_optimizer.build(self.balancer.trainable_variables)
+        if self.objective.head_pass:
+            self.head_optimizer.build(self.head_variables)
+
+    @property
+    def head_variables(self):
+        """What the head pass trains: the student's classifier (empty without a head pass)."""
+        return self.classifier.trainable_variables if self.objective.head_pass else []
 
     @property
     def descent_variables(self):
-        """What descends: the student and the connector."""
-        return self.student.trainable_variables + self.connector.trainable_variables
+        """What descends L_enc: the student (but its classifier when the head pass has it)
+        and the connector."""
+        head = {v.ref() for v in self.head_variables}
+        return ([v for v in self.student.trainable_variables if v.ref() not in head]
+                + self.connector.trainable_variables)
+
+    @property
+    def ascent_variables(self):
+        return [] if self.objective.fixed_lambda is not None else self.balancer.trainable_variables
 
     @property
     def metrics(self):
@@ -107,55 +174,97 @@ class DistillationTrainer(tf.keras.Model):
         done = tf.cast(self.optimizer.iterations, tf.float32) / self.total_steps
         return tf.minimum(done, 1.0)
 
-    def distillation_terms(self, views, labels, training: bool):
-        """Returns (L_KL, L_FS, CE, logits of the first student view) for a batch.
+    def label_term(self, labels, logits) -> tf.Tensor:
+        if self.objective.label_loss == "balanced_softmax":
+            return tf.reduce_mean(sparse_cross_entropy(labels, logits + self.prior_log))
+        return tf.reduce_mean(sparse_cross_entropy(labels, logits))
 
-        Each student view's features go through the connector to the teacher's grid; the
-        three terms are averaged over the student views.
-        """
+    def distillation_terms(self, views, labels, training: bool) -> dict:
+        """The terms of a batch, averaged over the student views: ``l_kl``, ``l_kl_bal``,
+        ``l_fs``, ``label`` (reaching the encoder only, when there is a head pass),
+        ``head`` (the head pass's loss; 0 without one), and ``logits`` of the first view."""
+        objective = self.objective
         teacher_logits, teacher_features = self.teacher(
             [views[name] for name in self.teacher_views], training=False)
-        terms = []
+        if objective.feature_target == "pooled":
+            teacher_features = tf.reduce_mean(teacher_features, [1, 2], keepdims=True)
+        kl = lambda logits: kl_distillation(  # noqa: E731
+            teacher_logits, logits, objective.temperature, objective.kl_reduction)
+        per_view = []
         for name in self.student_views:
             logits, features = self.student(views[name], training=training)
-            projected = self.connector(features, training=training)
-            ce = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True))
-            terms.append((kl_distillation(teacher_logits, logits, self.temperature),
-                          feature_similarity(teacher_features, projected), ce, logits))
-        l_kl, l_fs, ce = (tf.add_n(list(values)) / len(terms)
-                          for values in list(zip(*terms))[:3])
-        return l_kl, l_fs, ce, terms[0][3]
+            pooled = tf.reduce_mean(features, [1, 2])
+            terms = {"head": tf.constant(0.0)}
+            if objective.head_pass:
+                head_logits = self.classifier(tf.stop_gradient(pooled))
+                terms["head"] = kl(head_logits) + objective.label_weight * self.label_term(
+                    labels, head_logits)
+                logits = (tf.matmul(pooled, tf.stop_gradient(self.classifier.kernel))
+                          + tf.stop_gradient(self.classifier.bias))
+            student_features = (pooled[:, None, None, :] if objective.feature_target == "pooled"
+                                else features)
+            terms.update(
+                l_kl=kl(logits),
+                l_kl_bal=balanced_kl_distillation(
+                    teacher_logits, logits, self.prior_log, objective.temperature,
+                    objective.balanced_kl == "both", objective.kl_reduction),
+                l_fs=feature_similarity(teacher_features,
+                                        self.connector(student_features, training=training)),
+                label=self.label_term(labels, logits), logits=logits)
+            per_view.append(terms)
+        averaged = {key: tf.add_n([terms[key] for terms in per_view]) / len(per_view)
+                    for key in ("l_kl", "l_kl_bal", "l_fs", "label", "head")}
+        return {**averaged, "logits": per_view[0]["logits"]}
 
-    def balance(self, l_kl, l_fs) -> tf.Tensor:
-        """lambda from AB_phi on the detached loss values and the progress (clamped)."""
-        if self.fixed_lambda is not None:
-            return tf.constant(float(self.fixed_lambda))
-        state = tf.stack([tf.stop_gradient(l_kl), tf.stop_gradient(l_fs), self.progress()])
-        lam = self.balancer(state[None, :], training=True)[0, 0]
-        if self.lambda_clamp:
-            lam = tf.clip_by_value(lam, self.lambda_clamp, 1.0 - self.lambda_clamp)
-        return lam
+    def balance(self, first, second) -> tf.Tensor:
+        """[w1, w2] from AB_phi on the detached pair and the progress, w1 clamped (or the
+        fixed w1 = ``fixed_lambda``)."""
+        objective = self.objective
+        if objective.fixed_lambda is not None:
+            w1 = tf.constant(float(objective.fixed_lambda))
+        else:
+            state = tf.stack([tf.stop_gradient(first), tf.stop_gradient(second),
+                              self.progress()])
+            w1 = self.balancer(state[None, :], training=True)[0, 0]
+            if objective.lambda_clamp:
+                w1 = tf.clip_by_value(w1, objective.lambda_clamp, 1.0 - objective.lambda_clamp)
+        return tf.stack([w1, 1.0 - w1])
+
+    def encoder_loss(self, terms: dict, global_terms: dict):
+        """(L_enc, [w1, w2]) from the replica's terms; the balancer reads the global ones."""
+        objective = self.objective
+        if objective.balance == "kl_fs":
+            weights = self.balance(global_terms["l_kl"], global_terms["l_fs"])
+            distill = weights[0] * terms["l_kl"] + weights[1] * terms["l_fs"]
+        else:
+            weights = self.balance(global_terms["l_kl"], global_terms["l_kl_bal"])
+            distill = (objective.fs_weight * terms["l_fs"] + (1.0 - objective.fs_weight)
+                       * (weights[0] * terms["l_kl"] + weights[1] * terms["l_kl_bal"]))
+        return distill + objective.label_weight * terms["label"], weights
 
     def train_step(self, data):
         views, labels = data
-        descent = self.descent_variables
-        ascent = [] if self.fixed_lambda is not None else self.balancer.trainable_variables
+        descent, head, ascent = self.descent_variables, self.head_variables, self.ascent_variables
+        names = ("l_kl", "l_kl_bal", "l_fs", "label", "head")
         with tf.GradientTape() as tape:
-            l_kl, l_fs, ce, logits = self.distillation_terms(views, labels, training=True)
-            global_kl, global_fs = tf.unstack(replica_mean(tf.stack([l_kl, l_fs])))
-            lam = self.balance(global_kl, global_fs)
-            loss = lam * l_kl + (1.0 - lam) * l_fs + self.ce_weight * ce
-            scaled_loss = global_batch_loss(loss)
-        gradients = tape.gradient(scaled_loss, descent + ascent)
+            terms = self.distillation_terms(views, labels, training=True)
+            global_terms = dict(zip(names, tf.unstack(replica_mean(
+                tf.stack([terms[name] for name in names])))))
+            loss, weights = self.encoder_loss(terms, global_terms)
+            scaled_loss = global_batch_loss(loss + terms["head"])
+        gradients = tape.gradient(scaled_loss, descent + head + ascent)
         self.optimizer.apply_gradients(zip(gradients[:len(descent)], descent))
+        if head:
+            self.head_optimizer.apply_gradients(
+                zip(gradients[len(descent):len(descent) + len(head)], head))
         if ascent:
             self.balancer_optimizer.apply_gradients(
-                zip([-g for g in gradients[len(descent):]], ascent))
+                zip([-g for g in gradients[len(descent) + len(head):]], ascent))
         self.loss_tracker.update_state(loss)
-        self.accuracy.update_state(labels, logits)
+        self.accuracy.update_state(labels, terms["logits"])
         return {"loss": self.loss_tracker.result(), "accuracy": self.accuracy.result(),
-                "lambda": lam, "l_kl": global_kl, "l_fs": global_fs}
+                "lambda": weights[0], "w2": weights[1],
+                **{name: global_terms[name] for name in names}}
 
     def test_step(self, data):
         views, labels = data

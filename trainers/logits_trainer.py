@@ -2,34 +2,47 @@
 
 import tensorflow as tf
 
+from candle_tf.metrics import BalancedAccuracy
+
 
 class LogitsTrainer(tf.keras.Model):
     """Wraps ``network`` (inputs -> ``[logits, ...]``): loss and accuracy trackers, optimiser
-    slots built at ``compile`` for the network's trainable variables, and ``descend``.
+    slots built at ``compile`` for the trained variables, and ``descend``.
 
-    Subclasses write ``train_step`` (the loss) and ``test_step``.
+    The trained variables are the network's trainable ones except ``frozen_variables``
+    (e.g. an encoder that runs in training mode only so that its batch-norm statistics
+    adapt). Subclasses write ``train_step`` (the loss) and ``test_step``; a ``test_step``
+    reports ``balanced_accuracy`` (Keras logs ``val_balanced_accuracy``: every method's
+    student is selected on it, as with DistillationTrainer).
     """
 
-    def __init__(self, network: tf.keras.Model, **kwargs):
+    def __init__(self, network: tf.keras.Model, frozen_variables=(), **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self._frozen = {v.ref() for v in frozen_variables}
         self.loss_tracker = tf.keras.metrics.Mean(name="loss")
         self.accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.balanced_accuracy = BalancedAccuracy(network.outputs[0].shape[-1])
 
     def compile(self, optimizer, **kwargs):
         super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.network.trainable_variables)  # no second trace for slots
+        self.optimizer.build(self.trained_variables)  # no second trace for slots
+
+    @property
+    def trained_variables(self):
+        return [v for v in self.network.trainable_variables if v.ref() not in self._frozen]
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy]
+        return [self.loss_tracker, self.accuracy, self.balanced_accuracy]
 
     def descend(self, tape: tf.GradientTape, replica_loss, loss, labels, logits) -> dict:
         """Applies the gradient of ``replica_loss`` (recorded on ``tape``; under a
         tf.distribute strategy the replica's share of the global batch loss) to the
-        network's trainable variables, tracks ``loss`` and the accuracy, returns the logs."""
-        variables = self.network.trainable_variables
+        trained variables, tracks ``loss`` and the accuracies, returns the logs."""
+        variables = self.trained_variables
         self.optimizer.apply_gradients(zip(tape.gradient(replica_loss, variables), variables))
         self.loss_tracker.update_state(loss)
         self.accuracy.update_state(labels, logits)
+        self.balanced_accuracy.update_state(labels, logits)
         return {m.name: m.result() for m in self.metrics}

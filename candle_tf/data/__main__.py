@@ -17,6 +17,8 @@ flags.DEFINE_string("dataset", "fashion_mnist_lt", "Registered name, folder:PATH
 flags.DEFINE_string("data_dir", "", "Where the data set's files are.")
 flags.DEFINE_float("imbalance_ratio", 100.0, "n_max / n_min for derived LT sets.")
 flags.DEFINE_integer("seed", 0, "Seed of the LT draw.")
+flags.DEFINE_integer("val_per_class", 20, "Validation images per class a derived LT set "
+                     "takes from its test split (flags/fashion_mnist_lt.cfg: 100).")
 flags.DEFINE_bool("stats", True, "Print the statistics and write the plot.")
 flags.DEFINE_string("plot", "", "Where to write the PNG (default: <dataset>_counts.png).")
 FLAGS = flags.FLAGS
@@ -25,7 +27,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     try:
-        dataset = load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.imbalance_ratio, FLAGS.seed)
+        dataset = load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.imbalance_ratio, FLAGS.seed,
+                               val_per_class=FLAGS.val_per_class)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -74,13 +74,47 @@ def _cap_per_class(split: Split, per_class: int, seed: int) -> Split:
     return split.subset(balanced_subset(split.labels, np.arange(len(split)), per_class, seed))
 
 
+def _validation_from_test(name: str, test: Split, class_names: Tuple[str, ...],
+                          val_per_class: int, images_per_class: int,
+                          seed: int) -> Tuple[Split, Split]:
+    """(val, test): the same number of images of every class moved out of ``test`` (seeded).
+
+    That number is ``val_per_class``, or at most half of an ``images_per_class`` cap
+    (so a capped test split keeps at least as many images per class as validation).
+    """
+    if val_per_class < 1:
+        raise ValueError(f"--val_per_class={val_per_class}: give at least 1 (the validation "
+                         "images per class taken from the balanced test split).")
+    take = min(val_per_class, images_per_class // 2) if images_per_class else val_per_class
+    if take < 1:
+        raise ValueError(f"--images_per_class={images_per_class} leaves no test image for "
+                         f"validation in {name}: give --images_per_class >= 2.")
+    counts = np.bincount(test.labels, minlength=len(class_names))
+    short = np.flatnonzero(counts < take + 1)
+    if len(short):
+        c = int(short[np.argmin(counts[short])])
+        fix = (f"lower --val_per_class to at most {counts[c] - 1}" if counts[c] > 1 else
+               "this test split cannot give every class a validation image")
+        raise ValueError(
+            f"{name}: class {class_names[c]!r} (label {c}) has {counts[c]} test image(s); "
+            f"validation takes {take} per class from the test split and leaves at least one "
+            f"for the test figures, so every class needs {take + 1}: {fix}.")
+    held = balanced_subset(test.labels, np.arange(len(test)), take, seed + 1)
+    return test.subset(held), test.subset(np.setdiff1d(np.arange(len(test)), held))
+
+
 def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple[str, ...],
                        imbalance_ratio: float, seed: int, images_per_class: int = 0,
                        n_max: int = 0, channels: int = 0,
-                       pretrain_images_per_class: int = 0) -> LongTailedDataset:
+                       pretrain_images_per_class: int = 0,
+                       val_per_class: int = VAL_PER_CLASS) -> LongTailedDataset:
     """A balanced original made long-tailed by the protocol; the test split stays balanced.
 
-    Validation: up to 20 images per class among those the LT draw left out.
+    Validation: ``val_per_class`` images of every class, taken (seeded) out of the balanced
+    test split, which keeps the rest; the LT draw from the source is not touched. With an
+    ``images_per_class`` cap, the test split is capped first and validation takes
+    min(val_per_class, images_per_class // 2) per class. A class with too few test images
+    (fewer than that number + 1) is a ValueError.
     ``source_train`` (teacher pretraining) is the original capped at
     ``pretrain_images_per_class``, or at ``images_per_class`` when that is 0.
     """
@@ -89,9 +123,10 @@ def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple
     pretrain = (_cap_per_class(original, pretrain_images_per_class, seed)
                 if pretrain_images_per_class else source)
     test = _cap_per_class(test, images_per_class, seed)
+    val, test = _validation_from_test(name, test, class_names, val_per_class,
+                                      images_per_class, seed)
     num_classes = len(class_names)
     draw = draw_long_tailed(source.labels, num_classes, imbalance_ratio, seed, n_max)
-    val = source.subset(balanced_subset(source.labels, draw.left_out, VAL_PER_CLASS, seed + 1))
     order = draw.class_order
     return LongTailedDataset(
         name=name, class_names=tuple(class_names[c] for c in order),
@@ -114,12 +149,12 @@ def _mean_per_class(labels: np.ndarray) -> int:
 
 
 def _load_fashion_mnist_lt(name, data_dir, imbalance_ratio, seed, images_per_class,
-                           pretrain_images_per_class=0):
+                           pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
     return derive_long_tailed(
         name, Split(*fashion_mnist.load_split("train", data_dir)),
         Split(*fashion_mnist.load_split("test", data_dir)), fashion_mnist.CLASS_NAMES,
         imbalance_ratio, seed, images_per_class,
-        pretrain_images_per_class=pretrain_images_per_class)
+        pretrain_images_per_class=pretrain_images_per_class, val_per_class=val_per_class)
 
 
 def _tfds_loader(tfds_name: str, train_split: str, test_split: str,
@@ -127,19 +162,20 @@ def _tfds_loader(tfds_name: str, train_split: str, test_split: str,
     """Loader of an LT set derived from a balanced TFDS original."""
 
     def load(name, data_dir, imbalance_ratio, seed, images_per_class,
-             pretrain_images_per_class=0):
+             pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
         source, names = load_tfds_split(tfds_name, train_split, data_dir)
         test, _ = load_tfds_split(tfds_name, test_split, data_dir)
         n_max = n_max_rule(source.labels) if n_max_rule else 0
         channels = source.images.shape[-1] if source.images is not None else 3
         return derive_long_tailed(name, source, test, names, imbalance_ratio, seed,
-                                  images_per_class, n_max, channels, pretrain_images_per_class)
+                                  images_per_class, n_max, channels, pretrain_images_per_class,
+                                  val_per_class)
 
     return load
 
 
 def _derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_class,
-                           pretrain_images_per_class=0):
+                           pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
     """An LT set derived from a balanced image folder: --data_dir with train/ and test/."""
     if not data_dir:
         raise ValueError(f"--dataset={name} is derived from its balanced original as image "
@@ -150,7 +186,8 @@ def _derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_cla
     return derive_long_tailed(name, Split(None, labels, paths),
                               Split(None, test_labels, test_paths), names, imbalance_ratio,
                               seed, images_per_class, channels=3,
-                              pretrain_images_per_class=pretrain_images_per_class)
+                              pretrain_images_per_class=pretrain_images_per_class,
+                              val_per_class=val_per_class)
 
 
 def _class_names_from_paths(paths, labels, num_classes: int) -> Tuple[str, ...]:
@@ -233,7 +270,9 @@ def _list_file_loader(train: str, val: Optional[str], test: str,
     """Loader of a published list-file benchmark; lists and images under --data_dir."""
 
     def load(name, data_dir, imbalance_ratio, seed, images_per_class,
-             pretrain_images_per_class=0):  # natively long-tailed: nothing to pretrain on
+             pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+        # Natively long-tailed: nothing to pretrain on, and the published val list (or a
+        # hold-out of the training split) is the validation split.
         if not data_dir:
             raise ValueError(f"--dataset={name} reads {train} and its images from "
                              "--data_dir=DIR (the folder the list's relative paths start "
@@ -332,9 +371,12 @@ def known_dataset(name: str) -> bool:
 
 def load_dataset(name: str, data_dir: str = "", imbalance_ratio: float = 100.0,
                  seed: int = 0, images_per_class: int = 0,
-                 pretrain_images_per_class: int = 0) -> LongTailedDataset:
+                 pretrain_images_per_class: int = 0,
+                 val_per_class: int = VAL_PER_CLASS) -> LongTailedDataset:
     """Loads a data set by name; ``images_per_class`` caps every split (0 = all),
-    ``pretrain_images_per_class`` the teacher's balanced pretraining split (0 = the same)."""
+    ``pretrain_images_per_class`` the teacher's balanced pretraining split (0 = the same),
+    ``val_per_class`` the validation images per class a derived LT set takes from its
+    balanced test split (natively LT sets: their own val split; see derive_long_tailed)."""
     if name.startswith("folder:"):
         return _load_folder(name, name[len("folder:"):], seed, images_per_class)
     if name.startswith("list:"):
@@ -343,4 +385,4 @@ def load_dataset(name: str, data_dir: str = "", imbalance_ratio: float = 100.0,
         raise ValueError(f"Unknown data set {name!r}. Known: {', '.join(sorted(DATASETS))}, "
                          "or folder:PATH, list:TRAIN.txt,TEST.txt.")
     return DATASETS[name].loader(name, data_dir, imbalance_ratio, seed, images_per_class,
-                                 pretrain_images_per_class)
+                                 pretrain_images_per_class, val_per_class=val_per_class)

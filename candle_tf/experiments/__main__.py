@@ -29,7 +29,7 @@ SETTINGS_HELP = {
     "mixup_alpha": "Beta(alpha, alpha) of MiSLAS's stage-1 mixup.",
     "mislas_lr": "SGD learning rate per 128 images of MiSLAS's classifier re-training (its "
                  "other settings: the calib_* flags).",
-    "kd_ce_weight": "Weight of the label CE in plain KD and in the candle_no_kl ablation.",
+    "kd_ce_weight": "Weight of the label term in plain KD and in candle_bs_label.",
 }
 
 
@@ -41,6 +41,9 @@ def define_flags() -> None:
                       "its own teacher and students.")
     flags.DEFINE_string("report_dir", "", "Where the table and plots go (default "
                         "<workdir>/report).")
+    flags.DEFINE_bool("report_only", False, "Train nothing: write the report of what the "
+                      "grid under --workdir finished for these methods and seeds (methods "
+                      "run on fewer seeds show their own seed count).")
     for spec in dataclasses.fields(BaselineSettings):
         flags.DEFINE_float(spec.name, spec.default, SETTINGS_HELP[spec.name])
     flags.adopt_module_key_flags(app_flags)
@@ -58,7 +61,8 @@ def run(explicit_workdir: bool) -> None:
         raise ValueError(f"--seeds={','.join(FLAGS.seeds)}: give whole numbers, e.g. 0,1,2.")
     seeds = [int(seed) for seed in FLAGS.seeds]
     methods = list(dict.fromkeys(FLAGS.methods))
-    grid.run_grid(config, methods, seeds, settings)
+    if not FLAGS.report_only:
+        grid.run_grid(config, methods, seeds, settings)
     description = (DATASETS[config.dataset].description if config.dataset in DATASETS
                    else config.dataset)
     title = (f"{description}, imbalance ratio {config.imbalance_ratio:g}, student "

@@ -8,9 +8,11 @@
 
 A finished (method, seed) is skipped without loading anything; an unfinished one resumes
 stage by stage (``candle_tf/workdir.py``). The teacher stages are run once per seed and
-shared by every method that distils. Nothing here reads the test split: the students'
-weights are those of their last epoch, and every choice (e.g. the final lambda of the
-``candle_lambda_final`` ablation) comes from training or validation.
+shared by every method that distils. Nothing here reads the test split: every student is
+kept at the epoch ``--select`` picks (best_val: the highest balanced accuracy on the
+validation split; last: the last epoch), the same rule for every method, and every other
+choice (e.g. the final lambda of the ``candle_lambda_final`` ablation) comes from training
+or validation.
 """
 
 import dataclasses
@@ -24,8 +26,8 @@ import tensorflow as tf
 from candle_tf import builders
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
-from candle_tf.experiments.methods import (CANDLE, CANDLE_FINAL, METHODS, check_methods,
-                                           distillation_config, single_resolution)
+from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
+                                           single_resolution)
 from candle_tf.experiments.stages import (evaluate_student, evaluate_teacher,
                                           retrain_classifier, train_label_student)
 from candle_tf.stages import calibration, distillation, teacher
@@ -114,11 +116,6 @@ class SeedGrid:
             config, self.dataset, calibrated["teacher"]))
         return config, calibrated["teacher"]
 
-    def candle_final_lambda(self) -> float:
-        """The balancer's last lambda in this seed's CANDLE run (run first if needed)."""
-        self.run_method(CANDLE)
-        return Workdir(self.method_dir(CANDLE)).result("distillation")["final_lambda"]
-
     def run_method(self, name: str) -> dict:
         """Runs (or resumes) one method and returns its evaluation."""
         method = METHODS[name]
@@ -127,9 +124,8 @@ class SeedGrid:
         board = lambda stage: os.path.join(workdir.path, "tensorboard", stage)  # noqa: E731
         if method.distills:
             teacher_config, teacher_path = self.teacher(method.single_resolution)
-            final = self.candle_final_lambda() if method.fixed_lambda == CANDLE_FINAL else None
             config = distillation_config(name, dataclasses.replace(
-                teacher_config, workdir=workdir.path), self.settings, final)
+                teacher_config, workdir=workdir.path), self.settings)
             workdir.record_run(config)
             self.seed_randomness()
             student = workdir.run_stage(2, "distillation", lambda d: distillation.run(

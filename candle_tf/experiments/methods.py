@@ -5,32 +5,40 @@ Label-only methods are trained by ``trainers.baselines``; every other method is 
 """
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
 
 from candle_tf.config import RunConfig
 from candle_tf.models.teacher import reference_view
 from trainers.baselines import BaselineSettings
 
 CANDLE = "candle"
-CANDLE_FINAL = "candle_final"  # fixed_lambda: the final lambda of the same seed's CANDLE run
+# The earlier reading of the method: the balancer weighs L_KL against L_FS on the feature
+# maps; no balanced KL, no head pass.
+EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
+                   "kl_reduction": "batch"}
 
 
 @dataclass(frozen=True)
 class Method:
     """One row of the table.
 
-    ``fixed_lambda``: None (the balancer), a number, or ``CANDLE_FINAL``.
-    ``label_term``: adds the ground-truth CE (``kd_ce_weight``), for methods in which nothing
-    else would train towards the labels. ``single_resolution``: the teacher calibrated at
-    the reference resolution only.
+    ``changes``: RunConfig settings that differ from CANDLE's. ``label_loss``: adds a
+    ground-truth term of this kind ("ce", "balanced_softmax") with weight
+    ``kd_ce_weight``. ``single_resolution``: the teacher calibrated at the reference
+    resolution only.
     """
 
     description: str
     distills: bool = True
-    fixed_lambda: Union[None, float, str] = None
-    label_term: bool = False
+    changes: Dict[str, Any] = field(default_factory=dict)
+    label_loss: Optional[str] = None
     single_resolution: bool = False
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the adversarial balancer runs (its weights are worth plotting)."""
+        return self.distills and "fixed_lambda" not in self.changes
 
 
 METHODS = {
@@ -42,19 +50,29 @@ METHODS = {
     "logit_adjusted": Method("Logit-adjusted loss (Menon et al. 2021)", distills=False),
     "mislas": Method("MiSLAS: mixup, then classifier re-training with label-aware smoothing + "
                      "LWS (Zhong et al. 2021)", distills=False),
-    "kd": Method("Plain KD from the calibrated teacher: KL + label CE, fixed lambda = 1 "
-                 "(no feature term, no balancer)", fixed_lambda=1.0, label_term=True),
-    CANDLE: Method("CANDLE: lambda KL + (1 - lambda) FS, adversarial balancer, multi-resolution "
-                   "teacher"),
-    "candle_lambda_half": Method("CANDLE, lambda fixed at 0.5 (no balancer)", fixed_lambda=0.5),
-    "candle_lambda_final": Method("CANDLE, lambda fixed at the balancer's final value of the "
-                                  "same seed's CANDLE run", fixed_lambda=CANDLE_FINAL),
+    "kd": Method("Plain KD from the calibrated teacher: KL + label CE (no feature term, no "
+                 "balanced KL, no balancer, no head pass)",
+                 changes={**EARLIER_READING, "fixed_lambda": 1.0}, label_loss="ce"),
+    CANDLE: Method("CANDLE as its authors' code: 0.5 FS(pooled) + 0.5 (w1 KL + w2 balanced KL), "
+                   "w from the adversarial balancer, head pass"),
+    "candle_no_balancer": Method("CANDLE, w fixed at 0.5 / 0.5 (no balancer)",
+                                 changes={"fixed_lambda": 0.5}),
+    "candle_no_balanced_kl": Method("CANDLE without the balanced KL (w1 = 1)",
+                                    changes={"fixed_lambda": 1.0}),
+    "candle_no_feature": Method("CANDLE without the feature term (fs_weight = 0)",
+                                changes={"fs_weight": 0.0}),
+    "candle_no_head_pass": Method("CANDLE without the head pass (one loss for the whole "
+                                  "student)", changes={"head_pass": False}),
+    "candle_kl_fs": Method("CANDLE as first read: lambda KL + (1 - lambda) FS(map), lambda "
+                           "from the balancer, no balanced KL, no head pass",
+                           changes=EARLIER_READING),
     "candle_single_resolution": Method("CANDLE with a single-resolution calibrated teacher",
                                        single_resolution=True),
-    "candle_no_feature": Method("CANDLE without the feature term (lambda = 1: KL only)",
-                                fixed_lambda=1.0),
-    "candle_no_kl": Method("CANDLE without the KL term (lambda = 0: FS, + label CE to train "
-                           "the head)", fixed_lambda=0.0, label_term=True),
+    "candle_bs_label": Method("CANDLE + a Balanced Softmax label term on the student "
+                              "(beyond the paper)", label_loss="balanced_softmax"),
+    "candle_balanced_kl_both": Method("CANDLE with the balanced KL against the teacher's "
+                                      "prior-adjusted logits too (beyond the paper)",
+                                      changes={"balanced_kl": "both"}),
 }
 
 
@@ -81,19 +99,12 @@ def single_resolution(resolutions) -> tuple:
     return (resolutions[reference_view(resolutions)],)
 
 
-def distillation_config(name: str, config: RunConfig, settings: BaselineSettings,
-                        candle_final_lambda: Optional[float] = None) -> RunConfig:
+def distillation_config(name: str, config: RunConfig, settings: BaselineSettings) -> RunConfig:
     """The RunConfig of distillation method ``name`` derived from CANDLE's ``config``."""
     method = METHODS[name]
-    changes = {}
-    if method.fixed_lambda == CANDLE_FINAL:
-        if candle_final_lambda is None:
-            raise ValueError(f"{name} needs the final lambda of the CANDLE run.")
-        changes["fixed_lambda"] = float(candle_final_lambda)
-    elif method.fixed_lambda is not None:
-        changes["fixed_lambda"] = float(method.fixed_lambda)
-    if method.label_term:
-        changes["ce_weight"] = settings.kd_ce_weight
+    changes = dict(method.changes)
+    if method.label_loss:
+        changes.update(label_loss=method.label_loss, ce_weight=settings.kd_ce_weight)
     if method.single_resolution:
         changes["resolutions"] = single_resolution(config.resolutions)
     return dataclasses.replace(config, **changes)

@@ -1,7 +1,8 @@
 """PNG plots of the grid's results: per-class accuracy and classifier weight norm by class
-frequency rank (the paper's Figs. 3-4), and lambda over training (Fig. 6)."""
+frequency rank (the paper's Figs. 3-4), lambda over training (Fig. 6), and the students'
+validation curves."""
 
-from typing import Dict
+from typing import Dict, List
 
 import matplotlib
 
@@ -70,9 +71,28 @@ def lambda_over_training(curves: Dict[str, Dict[int, Dict[int, float]]], path: s
                       label=f"{name}, seed {seed}")
     axis.set_ylim(0, 1)
     axis.set_xlabel("training step")
-    axis.set_ylabel("lambda (weight of the KL term)")
+    axis.set_ylabel("lambda = w1 (weight of L_KL; the other term gets 1 - w1)")
     axis.set_title("Adversarial balancer: lambda over training")
     axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def validation_curves(curves: Dict[str, List[List[float]]], path: str) -> None:
+    """Validation balanced accuracy after every epoch, mean over seeds, one line per method."""
+    figure, axis = plt.subplots(figsize=(9, 5))
+    for name, seeds in curves.items():
+        epochs = min(len(curve) for curve in seeds)
+        mean = np.mean([curve[:epochs] for curve in seeds], axis=0)
+        axis.plot(np.arange(1, epochs + 1), 100 * mean, marker=".",
+                  linestyle="--" if name.startswith("candle_") else "-",
+                  label=f"{name} ({len(seeds)} seeds)")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("validation balanced accuracy (%)")
+    axis.set_title("Students on the validation split (mean over seeds)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

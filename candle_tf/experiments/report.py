@@ -1,7 +1,7 @@
 """The grid's report: a Markdown and a JSON table (mean ± std over seeds) and the plots.
 
-Reads only what the grid wrote (each run's ``evaluation/done.json``, the teachers' reports
-and the balancer's ``lambda.csv``), so it can be re-made at any time, also for a partial grid.
+Reads only what the grid wrote (each run's ``evaluation/done.json`` and its training stage's
+``history.csv``, the teachers' reports and the balancer's ``lambda.csv``), so it can be re-made at any time, also for a partial grid.
 """
 
 import csv
@@ -14,13 +14,15 @@ import numpy as np
 from candle_tf.experiments import plots
 from candle_tf.experiments.grid import (EVALUATION, method_dir, seed_dir, stage_result_path)
 from candle_tf.experiments.methods import CANDLE, METHODS, is_baseline
+from candle_tf.training import epoch_history
 from candle_tf.workdir import write_json
 
 COLUMNS = ("top1", "many", "medium", "few", "val_top1")
 HEADERS = ("overall", "many", "medium", "few", "val (balanced)")
 TABLE_FILE, JSON_FILE = "results.md", "results.json"
 PLOT_FILES = {"per_class": "per_class_accuracy.png", "norms": "classifier_weight_norms.png",
-              "lambda": "lambda.png"}
+              "lambda": "lambda.png", "validation": "validation_curves.png"}
+MONITOR = "val_balanced_accuracy"
 
 
 def read_json(path: str) -> Optional[dict]:
@@ -43,6 +45,13 @@ def read_lambda(path: str) -> Dict[int, float]:
         return {int(row["step"]): float(row["lambda"]) for row in csv.DictReader(handle)}
 
 
+def validation_curve(directory: str, name: str) -> List[float]:
+    """The student's validation balanced accuracy after each epoch of its training stage."""
+    stage = "distillation" if METHODS[name].distills else "student"
+    return [epoch[MONITOR] for epoch in epoch_history(os.path.join(directory, stage))
+            if MONITOR in epoch]
+
+
 def summarise(values: Sequence[float]) -> dict:
     """Mean and sample standard deviation (None for one value) of a metric over seeds."""
     values = [float(v) for v in values]
@@ -62,7 +71,7 @@ def aggregate(reports: List[dict]) -> dict:
 
 def collect(root: str, methods: Sequence[str], seeds: Sequence[int]) -> dict:
     """Everything the grid under ``root`` finished for these methods and seeds."""
-    rows, teachers, lambdas, train_counts = {}, {}, {}, None
+    rows, teachers, lambdas, validation, train_counts = {}, {}, {}, {}, None
     for name in methods:
         found = [(seed, read_json(stage_result_path(method_dir(root, seed, name), EVALUATION)))
                  for seed in seeds]
@@ -77,10 +86,13 @@ def collect(root: str, methods: Sequence[str], seeds: Sequence[int]) -> dict:
         train_counts = found[0][1]["train_counts"]
         curves = {seed: read_lambda(path) for seed, _ in found for path in
                   [os.path.join(method_dir(root, seed, name), "distillation", "lambda.csv")]
-                  if METHODS[name].distills and METHODS[name].fixed_lambda is None
+                  if METHODS[name].balanced
                   and os.path.exists(path)}
         if curves:
             lambdas[name] = curves
+        curves = [validation_curve(method_dir(root, seed, name), name) for seed, _ in found]
+        if all(curves):
+            validation[name] = curves
     for seed in seeds:
         directory = seed_dir(root, seed)
         if not os.path.isdir(directory):
@@ -91,7 +103,8 @@ def collect(root: str, methods: Sequence[str], seeds: Sequence[int]) -> dict:
                 teachers.setdefault(teacher_name(stage), []).append(report)
     return {"rows": rows, "teachers": {name: aggregate(reports) for name, reports in
                                        teachers.items()},
-            "lambda": lambdas, "train_counts": train_counts, "seeds": list(seeds)}
+            "lambda": lambdas, "validation": validation, "train_counts": train_counts,
+            "seeds": list(seeds)}
 
 
 def teacher_name(stage: str) -> str:
@@ -148,7 +161,8 @@ def markdown(results: dict, title: str) -> str:
         lines += ["", "Top-1 (%) on the balanced test split; many / medium / few: mean per-class "
                   f"accuracy over {sizes['many']} / {sizes['medium']} / {sizes['few']} classes "
                   f"(training images per class: {results['train_counts']}). Mean ± sample "
-                  "std over seeds; last-epoch weights, nothing selected on the test split.", ""]
+                  "std over seeds; each student kept at the epoch `--select` chose on the validation "
+                  "split, nothing selected on the test split.", ""]
         lines += [f"- **{name}**: {row['description']}" for name, row in rows.items()]
         lines += comparison(rows)
     return "\n".join(lines)
@@ -170,4 +184,7 @@ def write_report(root: str, methods: Sequence[str], seeds: Sequence[int], out_di
         plots.classifier_weight_norms(results, os.path.join(out_dir, PLOT_FILES["norms"]))
     if results["lambda"]:
         plots.lambda_over_training(results["lambda"], os.path.join(out_dir, PLOT_FILES["lambda"]))
+    if results["validation"]:
+        plots.validation_curves(results["validation"],
+                                os.path.join(out_dir, PLOT_FILES["validation"]))
     return {**results, "markdown": text}

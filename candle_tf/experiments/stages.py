@@ -1,7 +1,8 @@
 """Stages of the grid that CANDLE's own do not cover: a label-only student, MiSLAS's
 classifier re-training, and evaluation with the classifier's weight norm per class.
 
-They use the same student builder, data pipeline, optimiser, ``fit_resumable`` and
+They use the same student builder, data pipeline, optimiser, ``fit_resumable``, model
+selection (``--select``: the best validation balanced accuracy, or the last epoch) and
 evaluation as CANDLE's stages.
 """
 
@@ -17,7 +18,7 @@ from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, trainin
 from candle_tf.models.students import logits_model
 from candle_tf.stages import calibration
 from candle_tf.stages.distillation import STUDENT_FILE
-from candle_tf.training import fit_resumable
+from candle_tf.training import epoch_history, fit_resumable, selection_result
 from trainers.baselines import (BaselineSettings, classifier_head, classifier_retraining_model,
                                 fold_weight_scaling, label_trainer)
 
@@ -33,7 +34,7 @@ def train_label_student(method: str, config: RunConfig, dataset: LongTailedDatas
     trainer = label_trainer(method, student, dataset.train_counts, settings, steps,
                             config.distill_epochs)
     trainer.compile(optimizer=builders.student_optimizer(config, steps * config.distill_epochs))
-    history = fit_resumable(
+    fit_resumable(
         trainer,
         training_dataset(dataset.train, config.distill_batch_size, views, config.augmentation,
                          seed=config.seed, channels=dataset.channels),
@@ -41,10 +42,11 @@ def train_label_student(method: str, config: RunConfig, dataset: LongTailedDatas
         epochs=config.distill_epochs, steps_per_epoch=steps,
         validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
                                       config.eval_crop_fraction, dataset.channels),
-        verbose=config.verbose)
+        verbose=config.verbose, select=config.select, keep={"student": student})
     path = os.path.join(stage_dir, STUDENT_FILE)
     student.save_weights(path)
-    return {"student": path, "val_accuracy": float(history.history["val_accuracy"][-1])}
+    return {"student": path, "val_accuracy": epoch_history(stage_dir)[-1]["val_accuracy"],
+            **selection_result(stage_dir, config.select)}
 
 
 def retrain_classifier(config: RunConfig, dataset: LongTailedDataset, student_path: str,
@@ -59,13 +61,14 @@ def retrain_classifier(config: RunConfig, dataset: LongTailedDataset, student_pa
     student = builders.student(config, dataset)
     student.load_weights(student_path)
     model = classifier_retraining_model(student)
-    history = calibration.train_classifier(model, {"student": config.student_resolution},
-                                           config, dataset, "classifier", stage_dir,
-                                           tensorboard_dir)
+    calibration.train_classifier(model, {"student": config.student_resolution}, config,
+                                 dataset, "classifier", stage_dir, tensorboard_dir,
+                                 select=config.select)
     fold_weight_scaling(student, model)
     path = os.path.join(stage_dir, STUDENT_FILE)
     student.save_weights(path)
-    return {"student": path, "val_accuracy": float(history.history["val_accuracy"][-1])}
+    return {"student": path, "val_accuracy": epoch_history(stage_dir)[-1]["val_accuracy"],
+            **selection_result(stage_dir, config.select)}
 
 
 def weight_norms(kernel) -> list:

@@ -44,7 +44,7 @@ BACKBONES: Dict[str, Backbone] = {
     "efficientnet_v2_m": Backbone(apps.EfficientNetV2M, "none"),
     "convnext_tiny": Backbone(apps.ConvNeXtTiny, "none"),
 }
-WEIGHTS_CHOICES = "imagenet | pretrain | PATH to a local weights file"
+WEIGHTS_CHOICES = "imagenet | shipped | pretrain | PATH to a local weights file"
 SCRATCH_BN_MOMENTUM = 0.9
 
 
@@ -70,7 +70,9 @@ def build_encoder(name: str, weights: str) -> tf.keras.Model:
         except Exception as error:  # Keras raises several types for a failed download.
             raise RuntimeError(
                 f"Could not get the ImageNet weights of {name!r} ({error}). Offline, pass "
-                f"--teacher_weights=PATH to a local weights file, or "
+                f"--teacher_weights=PATH to a local weights file (made online by `python -m "
+                f"candle_tf.teacher_weights --source=imagenet --teacher={name} --out=FILE`), "
+                f"--teacher_weights=shipped for an encoder shipped with candle_tf, or "
                 f"--teacher_weights=pretrain to pretrain {name} on the balanced source "
                 f"split.") from error
     encoder = backbone.constructor(include_top=False, weights=None,
@@ -124,15 +126,27 @@ def build_pretrain_model(encoder: tf.keras.Model, normalization: str, resolution
     return tf.keras.Model(pixels, logits, name="pretrain_teacher")
 
 
+CALIBRATION_BN = ("adapt", "frozen")
+
+
 def build_calibrated_teacher(encoder: tf.keras.Model, normalization: str,
                              resolutions: Sequence[int], channels: int,
-                             num_classes: int) -> tf.keras.Model:
+                             num_classes: int, calibration_bn: str = "frozen"
+                             ) -> tf.keras.Model:
     """Views ``teacher_i`` (one per resolution) -> ``[logits, fused_features]``.
 
-    The encoder is frozen and always runs with ``training=False``: its weights and its
-    batch-norm statistics never change.
+    ``calibration_bn="frozen"``: the encoder always runs with ``training=False``, so its
+    weights and batch-norm statistics never change. ``"adapt"``: the encoder follows the
+    model's training flag, so training (calibration) updates its batch-norm statistics to
+    the data it sees; its weights stay frozen because the calibration trainer leaves out
+    ``encoder_of(teacher)``'s variables. In inference (``trainable=False`` or
+    ``training=False``) both are the same network.
     """
-    encoder.trainable = False
+    if calibration_bn not in CALIBRATION_BN:
+        raise ValueError(f"--calibration_bn={calibration_bn!r}: use one of "
+                         f"{', '.join(CALIBRATION_BN)}.")
+    adapt = calibration_bn == "adapt"
+    encoder.trainable = adapt
     reference = reference_view(resolutions)
     grid = feature_grid(encoder, resolutions[reference])
     total = encoder.output_shape[-1]
@@ -141,7 +155,7 @@ def build_calibrated_teacher(encoder: tf.keras.Model, normalization: str,
     for i, (resolution, width) in enumerate(
             zip(resolutions, branch_channels(total, len(resolutions), reference))):
         view = tf.keras.Input((resolution, resolution, channels), name=f"teacher_{i}")
-        features = encoder(normalize(view), training=False)
+        features = encoder(normalize(view), training=None if adapt else False)
         branch = conv_bn_leaky(width, name=f"fusion_{i}")(features)
         branches.append(ResizeToGrid(grid, name=f"to_grid_{i}")(branch))
         views.append(view)
@@ -151,6 +165,11 @@ def build_calibrated_teacher(encoder: tf.keras.Model, normalization: str,
     logits = tf.keras.layers.Dense(num_classes, name="classifier")(pooled)
     logits = LearnableWeightScaling(name="lws")(logits)
     return tf.keras.Model(views, [logits, fused], name="calibrated_teacher")
+
+
+def encoder_of(teacher: tf.keras.Model) -> tf.keras.Model:
+    """The backbone inside a calibrated teacher (its one nested model)."""
+    return next(layer for layer in teacher.layers if isinstance(layer, tf.keras.Model))
 
 
 def teacher_view_names(num_resolutions: int) -> list:

@@ -13,7 +13,7 @@ from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.models.students import core_network
-from candle_tf.training import fit_resumable
+from candle_tf.training import epoch_history, fit_resumable, selection_result
 from candle_tf.workdir import Workdir
 
 STUDENT_FILE = "student.weights.h5"
@@ -23,20 +23,49 @@ LAMBDA_LOG = "lambda.csv"
 
 
 class LambdaLog(tf.keras.callbacks.Callback):
-    """Appends step, lambda, L_KL and L_FS of every training step to a CSV file."""
+    """Writes every training step's balancer weights and loss terms to a CSV file.
 
-    def __init__(self, path: str):
+    Rows are buffered and appended every ``flush_every`` steps and at each epoch's end. At
+    the start of training (after a resume has restored the last finished epoch) rows of
+    steps beyond the restored step are dropped, so the file holds each step once.
+    """
+
+    COLUMNS = ("lambda", "w2", "l_kl", "l_kl_bal", "l_fs", "label", "head")
+
+    def __init__(self, path: str, flush_every: int = 100):
         super().__init__()
-        self.path = path
+        self.path, self.flush_every, self.rows = path, flush_every, []
+
+    def on_train_begin(self, logs=None):
+        if not os.path.exists(self.path):
+            return
+        done = int(self.model.optimizer.iterations.numpy())
+        with open(self.path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        kept = [row for row in rows[1:] if int(row[0]) <= done]
+        if len(kept) < len(rows) - 1:
+            with open(self.path, "w", newline="") as handle:
+                csv.writer(handle).writerows([rows[0]] + kept)
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
+        self.rows.append([step] + [f"{float(logs[k]):.6g}" for k in self.COLUMNS])
+        if len(self.rows) >= self.flush_every:
+            self.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.flush()
+
+    def flush(self):
+        if not self.rows:
+            return
         new = not os.path.exists(self.path)
         with open(self.path, "a", newline="") as handle:
             writer = csv.writer(handle)
             if new:
-                writer.writerow(["step", "lambda", "l_kl", "l_fs"])
-            writer.writerow([step] + [f"{float(logs[k]):.6g}" for k in ("lambda", "l_kl", "l_fs")])
+                writer.writerow(("step",) + self.COLUMNS)
+            writer.writerows(self.rows)
+        self.rows = []
 
 
 def run(config: RunConfig, dataset: LongTailedDataset, teacher_path: str, stage_dir: str,
@@ -48,6 +77,10 @@ def run(config: RunConfig, dataset: LongTailedDataset, teacher_path: str, stage_
     its student and connector into the binary student and distils that into
     ``<stage_dir>/step2_binary/``. Each step has its own checkpoint and done marker, so an
     interrupted step resumes and a finished one is skipped.
+
+    ``--select=best_val`` keeps the epoch whose student has the highest balanced accuracy on
+    the validation split (``<stage_dir>/best/``; with ``--two_step`` each step selects
+    within itself, and step 2 starts from step 1's kept weights); ``last`` the last epoch.
     """
     teacher = builders.load_calibrated_teacher(config, dataset, teacher_path)
     if not config.two_step:
@@ -62,7 +95,8 @@ def run(config: RunConfig, dataset: LongTailedDataset, teacher_path: str, stage_
              for name in ("student", "connector")}
     for name, path in final.items():
         shutil.copyfile(step2[name], path)
-    return {**step2, **final, "step1_val_accuracy": step1["val_accuracy"]}
+    return {**step2, **final, "step1_val_accuracy": step1["val_accuracy"],
+            "step1_selected_epoch": step1.get("selected_epoch")}
 
 
 def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Model,
@@ -78,7 +112,7 @@ def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Mo
         trainer.student.load_weights(start_from["student"])
         trainer.connector.load_weights(start_from["connector"])
     larq.models.summary(core_network(trainer.student))
-    history = fit_resumable(
+    fit_resumable(
         trainer,
         training_dataset(dataset.train, config.distill_batch_size, config.view_sizes,
                          config.augmentation, seed=config.seed,
@@ -88,10 +122,14 @@ def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Mo
         validation=evaluation_dataset(dataset.val, config.eval_batch_size,
                                       {"student": config.student_resolution},
                                       config.eval_crop_fraction, dataset.channels),
-        callbacks=[LambdaLog(os.path.join(stage_dir, LAMBDA_LOG))], verbose=config.verbose)
+        callbacks=[LambdaLog(os.path.join(stage_dir, LAMBDA_LOG), config.log_every)],
+        verbose=config.verbose, select=config.select, tensorboard_every=1,
+        keep={"student": trainer.student, "connector": trainer.connector})
     paths = {"student": os.path.join(stage_dir, STUDENT_FILE),
              "connector": os.path.join(stage_dir, CONNECTOR_FILE)}
     trainer.student.save_weights(paths["student"])
     trainer.connector.save_weights(paths["connector"])
-    return {**paths, "val_accuracy": float(history.history["val_accuracy"][-1]),
-            "final_lambda": float(history.history["lambda"][-1])}
+    last = epoch_history(stage_dir)[-1]
+    return {**paths, "val_accuracy": last["val_accuracy"], "final_lambda": last["lambda"],
+            "final_w2": last["w2"],
+            **selection_result(stage_dir, config.select)}  # the kept epoch's val_accuracy

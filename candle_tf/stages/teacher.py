@@ -2,7 +2,8 @@
 
 ``imagenet``, ``shipped`` or a weights file: the off-the-shelf encoder is saved into the
 work dir. ``pretrain``: the backbone is trained on the *balanced* source training split
-(the offline stand-in for an off-the-shelf teacher) and saved.
+(the offline stand-in for an off-the-shelf teacher) and saved, at its last epoch (no
+``--select``: model selection is for the compared students).
 """
 
 import os
@@ -17,7 +18,7 @@ from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, trainin
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,
                                       reference_view)
-from candle_tf.training import WarmupCosine, fit_resumable
+from candle_tf.training import WarmupCosine, epoch_history, fit_resumable
 
 ENCODER_FILE = "encoder.weights.h5"
 
@@ -34,16 +35,16 @@ def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         encoder = build_encoder(config.teacher, weights)
         encoder.save_weights(path)
         return {"encoder": path, "source": config.teacher_weights, "weights": weights}
-    encoder, _, history = pretrain(config, dataset, stage_dir, tensorboard_dir)
+    encoder, _ = pretrain(config, dataset, stage_dir, tensorboard_dir)
     encoder.save_weights(path)
     return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
-            "val_accuracy": float(history.history["val_accuracy"][-1])}
+            "val_accuracy": epoch_history(stage_dir)[-1]["val_accuracy"]}
 
 
 def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
              tensorboard_dir: str
-             ) -> Tuple[tf.keras.Model, tf.keras.Model, tf.keras.callbacks.History]:
-    """(encoder, encoder + linear head, history): the backbone trained with CE on the
+             ) -> Tuple[tf.keras.Model, tf.keras.Model]:
+    """(encoder, encoder + linear head): the backbone trained with CE on the
     balanced source split at the reference view's resolution, resumable."""
     if dataset.source_train is None:
         raise ValueError(
@@ -65,7 +66,7 @@ def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"])
     views = {"teacher_0": resolution}
-    history = fit_resumable(
+    fit_resumable(
         model,
         training_dataset(dataset.source_train, config.pretrain_batch_size, views,
                          config.augmentation, seed=config.seed,
@@ -75,4 +76,4 @@ def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
                                       config.eval_crop_fraction, dataset.channels),
         verbose=config.verbose)
-    return encoder, model, history
+    return encoder, model

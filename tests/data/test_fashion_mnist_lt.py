@@ -15,10 +15,10 @@ def dataset():
 def test_only_the_train_split_is_long_tailed(dataset):
     assert dataset.train_counts.tolist() == [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100,
                                              60]
-    assert np.bincount(dataset.test.labels).tolist() == [1000] * 10
-    # Validation takes up to 20 images per class from those the LT draw left out; the head
-    # class keeps all 6000 of its images for training, so it has none to give.
-    assert np.bincount(dataset.val.labels, minlength=10).tolist() == [0] + [20] * 9
+    # Validation takes 20 images of every class (--val_per_class) out of the balanced
+    # 10,000-image test split; the test figures use the other 980 per class.
+    assert np.bincount(dataset.test.labels).tolist() == [980] * 10
+    assert np.bincount(dataset.val.labels, minlength=10).tolist() == [20] * 10
     assert len(dataset.source_train) == 60000
     assert dataset.train.images.shape[1:] == (28, 28, 1)
 
@@ -31,7 +31,7 @@ def test_validation_images_are_not_training_images(dataset):
 def test_images_per_class_caps_sources(dataset):
     small = load_dataset("fashion_mnist_lt", imbalance_ratio=10, images_per_class=50, seed=0)
     assert small.train_counts.tolist() == [50, 38, 29, 23, 17, 13, 10, 8, 6, 5]
-    assert len(small.test) == 500
+    assert len(small.test) == 300  # 50 per class, 20 of them taken for validation
     assert np.bincount(small.source_train.labels).tolist() == [50] * 10
 
 

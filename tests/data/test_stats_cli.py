@@ -7,7 +7,7 @@ from candle_tf.data.datasets import load_dataset
 
 def test_statistics_of_the_default_set():
     stats = statistics(load_dataset("fashion_mnist_lt"))
-    assert stats["images"] == {"train": 14886, "val": 180, "test": 10000}
+    assert stats["images"] == {"train": 14886, "val": 200, "test": 9800}
     assert (stats["n_max"], stats["n_min"], stats["imbalance_ratio"]) == (6000, 60, 100.0)
     assert stats["many_medium_few"] == {"many": 3, "medium": 4, "few": 3}
 

@@ -60,9 +60,10 @@ def test_variable_size_split_becomes_files_and_derives_an_lt_set(tmp_path):
     source, names = load_tfds_split("candle_tiny_variable", "train", str(tmp_path))
     test, _ = load_tfds_split("candle_tiny_variable", "test", str(tmp_path))
     assert source.images is None and len(source.paths) == 240
-    dataset = derive_long_tailed("tiny_lt", source, test, names, 6, seed=0, channels=3)
+    dataset = derive_long_tailed("tiny_lt", source, test, names, 6, seed=0, channels=3,
+                                 val_per_class=2)
     assert dataset.train_counts.tolist() == long_tailed_counts(60, 4, 6) == [60, 33, 18, 10]
-    assert np.bincount(dataset.test.labels).tolist() == [10] * 4
-    assert np.bincount(dataset.val.labels, minlength=4).tolist() == [0, 20, 20, 20]
-    views, labels = next(iter(evaluation_dataset(dataset.test, 40, {"student": 16})))
-    assert views["student"].shape == (40, 16, 16, 3)
+    assert np.bincount(dataset.test.labels).tolist() == [8] * 4
+    assert np.bincount(dataset.val.labels, minlength=4).tolist() == [2] * 4
+    views, labels = next(iter(evaluation_dataset(dataset.test, 32, {"student": 16})))
+    assert views["student"].shape == (32, 16, 16, 3)

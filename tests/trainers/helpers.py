@@ -1,11 +1,13 @@
 """Tiny real models for the trainer tests (a real keras encoder, a real binary student)."""
 
+import numpy as np
 import tensorflow as tf
 
 from candle_tf.models.balancer import build_balancer
 from candle_tf.models.connector import build_connector
 from candle_tf.models.students import StudentOptions, build_student
-from candle_tf.models.teacher import build_calibrated_teacher
+from candle_tf.models.teacher import build_calibrated_teacher, teacher_view_names
+from trainers.distill import DistillationTrainer, Objective
 
 NUM_CLASSES = 50
 
@@ -25,13 +27,39 @@ def tiny_teacher(resolutions=(16,)) -> tf.keras.Model:
     return build_calibrated_teacher(tiny_encoder(), "tf", resolutions, 1, NUM_CLASSES)
 
 
-def tiny_student_parts(teacher, size=16):
-    """Student (``size`` None: any input size), connector to the teacher's map, balancer."""
+def tiny_student_parts(teacher, size=16, feature_target="map"):
+    """Student (``size`` None: any input size), connector to the teacher's map (or its
+    pooled feature), balancer."""
     student = build_student("reactnet_a", (size, size, 1), NUM_CLASSES,
                             StudentOptions(width_multiplier=0.25, stem_stride=1))
     features = teacher.outputs[1].shape
-    connector = build_connector(student.outputs[1].shape, features[-1], features[1])
+    if feature_target == "pooled":
+        connector = build_connector((None, 1, 1, student.outputs[1].shape[-1]), features[-1], 1)
+    else:
+        connector = build_connector(student.outputs[1].shape, features[-1], features[1])
     return student, connector, build_balancer()
+
+
+# The earlier reading of the method: lambda * L_KL + (1 - lambda) * L_FS on the maps.
+KL_FS = Objective(balance="kl_fs", head_pass=False, feature_target="map", kl_reduction="batch")
+# A prior with a head (class 0) and a tail: the class-balanced KL differs from the KL.
+COUNTS = np.geomspace(100, 1, NUM_CLASSES).round()
+
+
+def distillation_trainer(teacher, objective=KL_FS, student_size=16, student_views=("student",),
+                         optimizer=None, head_optimizer=None, balancer_optimizer=None,
+                         total_steps=100):
+    """A compiled DistillationTrainer on the tiny parts (Adam by default)."""
+    student, connector, balancer = tiny_student_parts(teacher, student_size,
+                                                      objective.feature_target)
+    trainer = DistillationTrainer(student, connector, teacher, balancer,
+                                  teacher_view_names(len(teacher.inputs)), COUNTS, objective,
+                                  total_steps=total_steps, student_views=student_views)
+    trainer.compile(optimizer=optimizer or tf.keras.optimizers.Adam(1e-2),
+                    head_optimizer=head_optimizer or (
+                        tf.keras.optimizers.Adam(1e-2) if objective.head_pass else None),
+                    balancer_optimizer=balancer_optimizer or tf.keras.optimizers.Adam(0.05))
+    return trainer
 
 
 def batch(size=16, resolutions=(16,), seed=0):

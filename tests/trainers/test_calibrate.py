@@ -2,7 +2,8 @@ import numpy as np
 import tensorflow as tf
 
 from candle_tf.losses import LabelAwareSmoothing
-from tests.trainers.helpers import NUM_CLASSES, batch, snapshot, tiny_teacher
+from candle_tf.models.teacher import build_calibrated_teacher, encoder_of
+from tests.trainers.helpers import NUM_CLASSES, batch, snapshot, tiny_encoder, tiny_teacher
 from trainers.calibrate import CalibrationTrainer
 
 
@@ -34,3 +35,27 @@ def test_fusion_concatenates_branches_to_the_encoder_width():
     assert fused.shape == (16, 4, 4, 32)
     widths = [teacher.get_layer(f"fusion_{i}").output_shape[-1] for i in range(3)]
     assert widths == [8, 16, 8]
+
+
+def test_adapted_batch_norm_statistics_move_and_the_encoder_weights_do_not():
+    """--calibration_bn=adapt: the frozen encoder's BN statistics follow the calibration
+    data, its kernels and BN scales stay; in inference the teacher uses those statistics."""
+    teacher = build_calibrated_teacher(tiny_encoder(), "tf", (16,), 1, NUM_CLASSES, "adapt")
+    encoder = encoder_of(teacher)
+    trainer = CalibrationTrainer(teacher, LabelAwareSmoothing(np.ones(NUM_CLASSES), 0.0, 0.0),
+                                 ["teacher_0"], frozen_variables=encoder.variables)
+    trainer.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+    statistics = [v for v in encoder.variables if "moving_" in v.name]
+    weights = [v for v in encoder.variables if "moving_" not in v.name]
+    assert len(statistics) == 4 and weights
+    statistics_before, weights_before = snapshot(statistics), snapshot(weights)
+    views, labels = batch()
+    inference_before = teacher([views["teacher_0"]], training=False)[0].numpy()
+    trainer.train_on_batch(views, labels)
+    assert all(not np.array_equal(a, b) for a, b in zip(statistics_before, snapshot(statistics)))
+    assert all(np.array_equal(a, b) for a, b in zip(weights_before, snapshot(weights)))
+    teacher.trainable = False  # as distillation loads it: inference, adapted statistics
+    inference_after = teacher([views["teacher_0"]], training=True)[0].numpy()
+    assert not np.allclose(inference_before, inference_after)
+    np.testing.assert_allclose(inference_after,
+                               teacher([views["teacher_0"]], training=False)[0], rtol=1e-5)

@@ -6,8 +6,7 @@ import tensorflow as tf
 
 from candle_tf.losses import feature_similarity, kl_distillation
 from candle_tf.models.teacher import teacher_view_names
-from tests.trainers.helpers import batch, snapshot, tiny_student_parts, tiny_teacher
-from trainers.distill import DistillationTrainer
+from tests.trainers.helpers import KL_FS, batch, distillation_trainer, snapshot, tiny_teacher
 
 RESOLUTIONS = (32, 16, 8)
 TEACHER_VIEWS = teacher_view_names(len(RESOLUTIONS))
@@ -16,13 +15,10 @@ FUSED_SHAPE = (16, 4, 4, 32)
 
 
 def make_trainer(student_size=16, student_views=("student",)):
-    teacher = tiny_teacher(RESOLUTIONS)
-    student, connector, balancer = tiny_student_parts(teacher, student_size)
-    trainer = DistillationTrainer(student, connector, teacher, balancer, TEACHER_VIEWS,
-                                  total_steps=10, student_views=student_views)
-    trainer.compile(optimizer=tf.keras.optimizers.Adam(1e-2),
-                    balancer_optimizer=tf.keras.optimizers.Adam(1e-3))
-    return trainer
+    """The feature term on the fused map (KL_FS's feature target), to test its grid."""
+    return distillation_trainer(tiny_teacher(RESOLUTIONS), KL_FS, student_size, student_views,
+                                balancer_optimizer=tf.keras.optimizers.Adam(1e-3),
+                                total_steps=10)
 
 
 def assert_one_step_trains_only_the_student(trainer, views, labels):
@@ -39,11 +35,13 @@ def assert_one_step_trains_only_the_student(trainer, views, labels):
 def test_student_sees_only_its_view_and_fs_targets_the_fused_map():
     trainer = make_trainer()
     views, labels = batch(resolutions=RESOLUTIONS)
-    l_kl, l_fs, _, logits = trainer.distillation_terms(views, labels, training=False)
+    terms = trainer.distillation_terms(views, labels, training=False)
+    l_kl, l_fs, logits = terms["l_kl"], terms["l_fs"], terms["logits"]
 
     # Other teacher views change the teacher's terms but not the student's output.
     other = {**batch(resolutions=RESOLUTIONS, seed=1)[0], "student": views["student"]}
-    other_kl, _, _, other_logits = trainer.distillation_terms(other, labels, training=False)
+    other_terms = trainer.distillation_terms(other, labels, training=False)
+    other_kl, other_logits = other_terms["l_kl"], other_terms["logits"]
     np.testing.assert_array_equal(logits, other_logits)
     assert abs(float(other_kl) - float(l_kl)) > 1e-4
 
@@ -58,7 +56,8 @@ def test_student_sees_only_its_view_and_fs_targets_the_fused_map():
 def test_student_on_every_resolution_averages_the_terms_over_its_views():
     trainer = make_trainer(student_size=None, student_views=TEACHER_VIEWS)
     views, labels = batch(resolutions=RESOLUTIONS)
-    l_kl, l_fs, ce, logits = trainer.distillation_terms(views, labels, training=False)
+    terms = trainer.distillation_terms(views, labels, training=False)
+    l_kl, l_fs, ce, logits = (terms[k] for k in ("l_kl", "l_fs", "label", "logits"))
 
     teacher_logits, fused = trainer.teacher([views[n] for n in TEACHER_VIEWS], training=False)
     per_view = []
