@@ -10,9 +10,7 @@ A finished (method, seed) is skipped without loading anything; an unfinished one
 stage by stage (``candle_tf/workdir.py``). The teacher stages are run once per seed and
 shared by every method that distils. Nothing here reads the test split: every student is
 kept at the epoch ``--select`` picks (best_val: the highest balanced accuracy on the
-validation split; last: the last epoch), the same rule for every method, and every other
-choice (e.g. the final lambda of the ``candle_lambda_final`` ablation) comes from training
-or validation.
+validation split; last: the last epoch), the same rule for every method.
 """
 
 import dataclasses
