@@ -74,7 +74,8 @@ HELP = {
                "class-balanced L_KL^bal, with a fixed --fs_weight on L_FS; the authors' code) "
                "or kl_fs (L_KL against L_FS, no balanced KL: the earlier reading).",
     "balanced_kl": "Class-balanced KL: student (log prior added to the student's logits; "
-                   "the authors' default) or both (to the teacher's logits too).",
+                   "the authors' default), both (to the teacher's logits too), or none (no "
+                   "balanced KL: w = [1, 0], the balancer rests).",
     "fs_weight": "Fixed weight of the feature term with --balance=kl_pair: "
                  "L = w*L_FS + (1-w)*(w1*L_KL + w2*L_KL^bal) (0 = no feature term).",
     "head_pass": "Each step also trains the student's classifier alone with L_KL on "

@@ -5,7 +5,8 @@ logits z_T (after LWS), student logits z_S, training prior pi:
 
 * L_KL = KL(softmax(z_T/tau) || softmax(z_S/tau)); the class-balanced
   L_KL^bal = KL(softmax(z_T/tau) || softmax((z_S + log pi)/tau)) (``balanced_kl="both"``:
-  log pi added to z_T too); L_FS = 2 - 2 cos(P(F_S), F_T) on the pooled features
+  log pi added to z_T too; ``"none"``: no balanced KL, w = [1, 0] and no balancer);
+  L_FS = 2 - 2 cos(P(F_S), F_T) on the pooled features
   (``feature_target="pooled"``) or the feature maps (``"map"``).
 * [w1, w2] = AB_phi(sg(L_KL), sg(L_KL^bal), t); the encoder's loss is
   L_enc = fs_weight * L_FS + (1 - fs_weight) * (w1 L_KL + w2 L_KL^bal) (+ a label term).
@@ -41,7 +42,7 @@ from candle_tf.metrics import BalancedAccuracy
 from candle_tf.models.students import core_network
 
 BALANCES = ("kl_pair", "kl_fs")
-BALANCED_KL = ("student", "both")
+BALANCED_KL = ("student", "both", "none")
 FEATURE_TARGETS = ("pooled", "map")
 LABEL_LOSSES = ("ce", "balanced_softmax")
 
@@ -159,8 +160,15 @@ class DistillationTrainer(tf.keras.Model):
                 + self.connector.trainable_variables)
 
     @property
+    def balanced(self) -> bool:
+        """Whether the adversarial balancer sets the weights (and so ascends)."""
+        objective = self.objective
+        return objective.fixed_lambda is None and not (
+            objective.balance == "kl_pair" and objective.balanced_kl == "none")
+
+    @property
     def ascent_variables(self):
-        return [] if self.objective.fixed_lambda is not None else self.balancer.trainable_variables
+        return self.balancer.trainable_variables if self.balanced else []
 
     @property
     def metrics(self):
@@ -218,10 +226,11 @@ class DistillationTrainer(tf.keras.Model):
 
     def balance(self, first, second) -> tf.Tensor:
         """[w1, w2] from AB_phi on the detached pair and the progress, w1 clamped (or the
-        fixed w1 = ``fixed_lambda``)."""
+        fixed w1 = ``fixed_lambda``; w1 = 1 without a balanced KL)."""
         objective = self.objective
-        if objective.fixed_lambda is not None:
-            w1 = tf.constant(float(objective.fixed_lambda))
+        if not self.balanced:
+            w1 = tf.constant(1.0 if objective.fixed_lambda is None
+                             else float(objective.fixed_lambda))
         else:
             state = tf.stack([tf.stop_gradient(first), tf.stop_gradient(second),
                               self.progress()])

@@ -11,8 +11,13 @@ from typing import Any, Dict, Optional
 from candle_tf.config import RunConfig
 from candle_tf.models.teacher import reference_view
 from trainers.baselines import BaselineSettings
+from trainers.distill import Objective
 
 CANDLE = "candle"
+# The authors' objective (METHOD.md): every distilling method starts from it, whatever the
+# preset or the flags chose as the run's default objective.
+AUTHORS = {field.name: field.default for field in dataclasses.fields(Objective)}
+AUTHORS["ce_weight"] = AUTHORS.pop("label_weight")
 # The earlier reading of the method: the balancer weighs L_KL against L_FS on the feature
 # maps; no balanced KL, no head pass.
 EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
@@ -38,7 +43,8 @@ class Method:
     @property
     def balanced(self) -> bool:
         """Whether the adversarial balancer runs (its weights are worth plotting)."""
-        return self.distills and "fixed_lambda" not in self.changes
+        return (self.distills and "fixed_lambda" not in self.changes
+                and self.changes.get("balanced_kl") != "none")
 
 
 METHODS = {
@@ -57,8 +63,9 @@ METHODS = {
                    "w from the adversarial balancer, head pass"),
     "candle_no_balancer": Method("CANDLE, w fixed at 0.5 / 0.5 (no balancer)",
                                  changes={"fixed_lambda": 0.5}),
-    "candle_no_balanced_kl": Method("CANDLE without the balanced KL (w1 = 1)",
-                                    changes={"fixed_lambda": 1.0}),
+    "candle_no_balanced_kl": Method("CANDLE without the balanced KL (so no balancer): "
+                                    "0.5 FS(pooled) + 0.5 KL, head pass",
+                                    changes={"balanced_kl": "none"}),
     "candle_no_feature": Method("CANDLE without the feature term (fs_weight = 0)",
                                 changes={"fs_weight": 0.0}),
     "candle_no_head_pass": Method("CANDLE without the head pass (one loss for the whole "
@@ -102,7 +109,7 @@ def single_resolution(resolutions) -> tuple:
 def distillation_config(name: str, config: RunConfig, settings: BaselineSettings) -> RunConfig:
     """The RunConfig of distillation method ``name`` derived from CANDLE's ``config``."""
     method = METHODS[name]
-    changes = dict(method.changes)
+    changes = {**AUTHORS, **method.changes}
     if method.label_loss:
         changes.update(label_loss=method.label_loss, ce_weight=settings.kd_ce_weight)
     if method.single_resolution:

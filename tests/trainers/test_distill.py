@@ -175,6 +175,18 @@ def test_fixed_lambda_switches_the_balancer_off():
     assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(trainer.balancer.variables)))
 
 
+def test_without_a_balanced_kl_the_kl_has_weight_one_and_the_balancer_rests():
+    teacher = tiny_teacher()
+    trainer = distillation_trainer(teacher, Objective(balanced_kl="none"))
+    assert trainer.ascent_variables == []
+    before = snapshot(trainer.balancer.variables)
+    views, labels = batch()
+    logs = trainer.train_on_batch(views, labels, return_dict=True)
+    assert (logs["lambda"], logs["w2"]) == (1.0, 0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(trainer.balancer.variables)))
+    np.testing.assert_allclose(logs["loss"], 0.5 * logs["l_fs"] + 0.5 * logs["l_kl"], rtol=1e-5)
+
+
 def test_lambda_clamp_keeps_lambda_inside_its_bounds():
     teacher = tiny_teacher()
     trainer = distillation_trainer(teacher, Objective(lambda_clamp=0.2))
