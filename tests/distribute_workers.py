@@ -44,11 +44,12 @@ def build_distillation(strategy, initial=None):
     with strategy.scope():
         teacher = tiny_teacher()
         teacher.get_layer("lws").scales.assign(tf.fill([NUM_CLASSES], 5.0))
-        # The authors' objective: balanced KL, balancer over the KL pair, head pass.
+        # The authors' objective (balanced KL, balancer over the KL pair, head pass), with
+        # the KL summed over classes so that the balancer's step is large enough to compare.
         trainer = distillation_trainer(
-            teacher, Objective(), optimizer=tf.keras.optimizers.SGD(0.1),
+            teacher, Objective(kl_reduction="batch"), optimizer=tf.keras.optimizers.SGD(0.1),
             head_optimizer=tf.keras.optimizers.SGD(0.1),
-            balancer_optimizer=tf.keras.optimizers.SGD(0.1), total_steps=10)
+            balancer_optimizer=tf.keras.optimizers.SGD(1.0), total_steps=10)
         parts = [teacher, trainer.student, trainer.connector, trainer.balancer]
         if initial is not None:
             for part, weights in zip(parts, initial):

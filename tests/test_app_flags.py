@@ -15,7 +15,7 @@ def test_preset_fills_unset_flags_and_the_command_line_wins():
     app_flags.apply_preset(values)
     config = app_flags.config_from_flags(values)
     assert config.distill_epochs == 3                 # command line
-    assert config.teacher_weights == "pretrain"       # preset
+    assert config.teacher_weights == "shipped"        # preset
     assert config.resolutions == (64,)                # preset, parsed to ints
     assert config.temperature == 2.0                  # code default (paper)
 

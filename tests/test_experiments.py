@@ -16,9 +16,9 @@ from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paire
                                          summarise)
 from trainers.baselines import LABEL_METHODS, BaselineSettings
 
-TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--pretrain_epochs=1",
-        "--calib_epochs=1", "--distill_epochs=1", "--resolutions=32", "--verbose=0",
-        "--seeds=0"]
+TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--teacher_weights=pretrain",
+        "--pretrain_epochs=1", "--calib_epochs=1", "--distill_epochs=1", "--resolutions=32",
+        "--verbose=0", "--seeds=0"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -17,7 +17,7 @@ TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--pretrain_epochs=1",
         "--calib_epochs=1", "--distill_epochs=1", "--parity_images=20", "--verbose=0"]
 
 
-def train(workdir, *flags, timeout=300):
+def train(workdir, *flags, timeout=600):
     command = [sys.executable, "-m", "candle_tf.train", f"--workdir={workdir}", *TINY, *flags]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           cwd=os.path.dirname(workdir))
