@@ -1,6 +1,7 @@
 """The whole CLI on a tiny slice of Fashion-MNIST, resuming, and bad input."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -56,10 +57,11 @@ def test_lambda_is_logged_every_step(smoke):
     workdir, _ = smoke
     with open(os.path.join(workdir, "distillation", "lambda.csv")) as handle:
         rows = handle.read().splitlines()
-    assert rows[0] == "step,lambda,l_kl,l_fs"
-    steps = [int(row.split(",")[0]) for row in rows[1:]]
-    assert steps == list(range(1, len(steps) + 1)) and all(
-        0 < float(row.split(",")[1]) < 1 for row in rows[1:])
+    assert rows[0] == "step,lambda,w2,l_kl,l_kl_bal,l_fs,label,head"
+    values = [[float(v) for v in row.split(",")] for row in rows[1:]]
+    assert [int(row[0]) for row in values] == list(range(1, len(values) + 1))
+    # The preset's objective has no balanced KL: the KL's weight is 1, the balancer rests.
+    assert all(row[1:3] == [1.0, 0.0] and all(map(math.isfinite, row)) for row in values)
 
 
 def test_rerun_skips_finished_stages(smoke):
