@@ -1,6 +1,7 @@
 """Builds every model of a run from its RunConfig, so each stage (and each tuner trial)
 constructs the same architecture and loads the previous stage's weights."""
 
+import dataclasses
 from typing import Sequence
 
 import tensorflow as tf
@@ -12,7 +13,7 @@ from candle_tf.models.connector import build_connector
 from candle_tf.models.students import StudentOptions, build_student
 from candle_tf.models.teacher import (BACKBONES, build_calibrated_teacher, build_encoder,
                                       teacher_view_names)
-from candle_tf.training import WarmupCosine, scaled_learning_rate
+from candle_tf.fitting import cosine_schedule, scaled_learning_rate
 from trainers.distill import DistillationTrainer, Objective
 
 
@@ -59,14 +60,9 @@ def student_options(config: RunConfig, binary_weights: bool = True) -> StudentOp
 
 
 def objective(config: RunConfig) -> Objective:
-    """The distillation objective a run's settings give (checked on construction)."""
-    return Objective(
-        temperature=config.temperature, balance=config.balance,
-        balanced_kl=config.balanced_kl, fs_weight=config.fs_weight,
-        head_pass=config.head_pass, feature_target=config.feature_target,
-        kl_reduction=config.kl_reduction, label_loss=config.label_loss,
-        label_weight=config.ce_weight, fixed_lambda=config.fixed_lambda,
-        lambda_clamp=config.lambda_clamp)
+    """The distillation objective a run's settings give (its fields are RunConfig's)."""
+    return Objective(**{spec.name: getattr(config, spec.name)
+                        for spec in dataclasses.fields(Objective)})
 
 
 def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
@@ -95,7 +91,7 @@ def distillation_trainer(config: RunConfig, dataset: LongTailedDataset,
         optimizer=student_optimizer(config, total_steps),
         head_optimizer=student_optimizer(config, total_steps) if goal.head_pass else None,
         balancer_optimizer=tf.keras.optimizers.Adam(
-            WarmupCosine(config.balancer_lr, total_steps)))
+            cosine_schedule(config.balancer_lr, total_steps)))
     return trainer
 
 
@@ -103,4 +99,4 @@ def student_optimizer(config: RunConfig, total_steps: int) -> tf.keras.optimizer
     """The student's optimiser in every method: Adam, student_lr scaled by batch / 128,
     cosine decay over ``total_steps``."""
     student_lr = scaled_learning_rate(config.student_lr, config.distill_batch_size)
-    return tf.keras.optimizers.Adam(WarmupCosine(student_lr, total_steps))
+    return tf.keras.optimizers.Adam(cosine_schedule(student_lr, total_steps))

@@ -26,31 +26,34 @@ from candle_tf.config import RunConfig
 from candle_tf.models.shipped_weights import sha256
 from candle_tf.models.teacher import build_encoder, check_backbone
 from candle_tf.stages.teacher import pretrain
-from candle_tf.training import epoch_history, seed_everything
+from candle_tf.fitting import epoch_history, seed_everything
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("teacher", "mobilenet_v2_035", "keras.applications backbone (see "
-                    "`python -m candle_tf.train --helpfull`, --teacher).")
-flags.DEFINE_enum("source", "pretrain", ["pretrain", "imagenet"],
-                  "pretrain: train on --dataset's balanced source split; imagenet: save the "
-                  "Keras ImageNet weights (needs internet).")
-flags.DEFINE_string("out", None, "Weights file to write (.weights.h5).")
-flags.DEFINE_string("dataset", "fashion_mnist_lt", "Data set whose balanced source split "
-                    "the backbone is pretrained on (--source=pretrain).")
-flags.DEFINE_string("data_dir", "", "Where --dataset's files are (empty: its default).")
-flags.DEFINE_integer("resolution", 64, "Pretraining input size in px (the teacher view "
-                     "size the weights are meant for).")
-flags.DEFINE_integer("epochs", 15, "Pretraining epochs over the whole source split.")
-flags.DEFINE_float("lr", 1e-3, "Adam peak learning rate (cosine decay to 0).")
-flags.DEFINE_integer("batch_size", 128, "Pretraining batch size.")
-flags.DEFINE_integer("images_per_class", 0, "Cap the source split per class (0 = all).")
-flags.DEFINE_string("augmentation", "crop_flip", "crop_flip | rrc_flip_jitter | none.")
-flags.DEFINE_integer("seed", 0, "Seed of the data order and the initialisation.")
-flags.DEFINE_string("workdir", "runs/teacher_weights", "Checkpoints, TensorBoard logs.")
-flags.DEFINE_string("record_dir", "", "Write <record_dir>/<out name>.json/.md: accuracy, "
-                    "time, checksum (empty: no record).")
-flags.DEFINE_integer("verbose", 2, "Keras progress: 0, 1 or 2.")
-flags.mark_flag_as_required("out")
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("teacher", "mobilenet_v2_035", "keras.applications backbone (see "
+                        "`python -m candle_tf.train --helpfull`, --teacher).")
+    flags.DEFINE_enum("source", "pretrain", ["pretrain", "imagenet"],
+                      "pretrain: train on --dataset's balanced source split; imagenet: save the "
+                      "Keras ImageNet weights (needs internet).")
+    flags.DEFINE_string("out", None, "Weights file to write (.weights.h5).")
+    flags.DEFINE_string("dataset", "fashion_mnist_lt", "Data set whose balanced source split "
+                        "the backbone is pretrained on (--source=pretrain).")
+    flags.DEFINE_string("data_dir", "", "Where --dataset's files are (empty: its default).")
+    flags.DEFINE_integer("resolution", 64, "Pretraining input size in px (the teacher view "
+                         "size the weights are meant for).")
+    flags.DEFINE_integer("epochs", 15, "Pretraining epochs over the whole source split.")
+    flags.DEFINE_float("lr", 1e-3, "Adam peak learning rate (cosine decay to 0).")
+    flags.DEFINE_integer("batch_size", 128, "Pretraining batch size.")
+    flags.DEFINE_integer("images_per_class", 0, "Cap the source split per class (0 = all).")
+    flags.DEFINE_string("augmentation", "crop_flip", "crop_flip | rrc_flip_jitter | none.")
+    flags.DEFINE_integer("seed", 0, "Seed of the data order and the initialisation.")
+    flags.DEFINE_string("workdir", "runs/teacher_weights", "Checkpoints, TensorBoard logs.")
+    flags.DEFINE_string("record_dir", "", "Write <record_dir>/<out name>.json/.md: accuracy, "
+                        "time, checksum (empty: no record).")
+    flags.DEFINE_integer("verbose", 2, "Keras progress: 0, 1 or 2.")
+    flags.mark_flag_as_required("out")
 
 
 def save_imagenet(teacher: str, out: str) -> dict:
@@ -64,8 +67,8 @@ def pretrain_on_source(config: RunConfig, out: str) -> dict:
     seed_everything(config.seed)
     dataset = builders.dataset(config)
     start = time.time()
-    encoder, model = pretrain(config, dataset, config.workdir,
-                                       os.path.join(config.workdir, "tensorboard"))
+    encoder, model, _ = pretrain(config, dataset, config.workdir,
+                                 os.path.join(config.workdir, "tensorboard"))
     seconds = time.time() - start
     encoder.save_weights(out)
     resolution = config.resolutions[0]
@@ -118,4 +121,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -31,10 +31,10 @@ from absl import app, flags
 from candle_tf import app_flags, builders
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
-from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.data.pipeline import steps_per_epoch
+from candle_tf.fitting import StopOnNonFinite, stage_inputs
+from candle_tf.pipeline import Run
 from candle_tf.search_space import trial_config
-from candle_tf.train import prepare, teacher_stages  # its import defines the RunConfig flags
-from candle_tf.training import StopOnNonFinite
 
 FLAGS = flags.FLAGS
 OBJECTIVE = kt.Objective("val_balanced_accuracy", direction="max")
@@ -44,13 +44,15 @@ TUNE_DIR = "tune"
 BEST_FLAGFILE = "best.cfg"
 
 
-def define_flags() -> None:
-    """The app's own flags (the RunConfig flags come with candle_tf.train)."""
-    flags.DEFINE_enum("tuner", "random", list(TUNERS), "Keras Tuner search algorithm.")
+def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
+    """The RunConfig flags and the app's own."""
+    app_flags.define_flags(flag_values)
+    flags.adopt_module_key_flags(app_flags, flag_values=flag_values)  # --help lists them
+    flags.DEFINE_enum("tuner", "random", list(TUNERS), "Keras Tuner search algorithm.",
+                      flag_values=flag_values)
     flags.DEFINE_integer("max_trials", 10, "Trials to run (Hyperband: at most this many; "
                          "its brackets follow from --distill_epochs, the most epochs of a "
-                         "trial).")
-    flags.adopt_module_key_flags(app_flags)
+                         "trial).", lower_bound=1, flag_values=flag_values)
 
 
 class DistillationHyperModel(kt.HyperModel):
@@ -102,23 +104,19 @@ def search(config: RunConfig, kind: str, max_trials: int) -> str:
             "--strategy=mirrored on each machine, and Keras Tuner's own distributed tuning "
             "(KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT) to spread "
             "trials over machines.")
-    strategy, dataset, workdir = prepare(config)
-    with strategy.scope():
-        teacher = builders.load_calibrated_teacher(
-            config, dataset, teacher_stages(config, dataset, workdir)["teacher"])
-    hypermodel = DistillationHyperModel(config, dataset, teacher)
+    run = Run(config)
+    hypermodel = DistillationHyperModel(config, run.dataset, run.calibrated_teacher())
     tuner = make_tuner(kind, hypermodel, config, max_trials,
-                       os.path.join(workdir.path, TUNE_DIR), strategy)
-    board = tf.keras.callbacks.TensorBoard(os.path.join(workdir.path, "tensorboard", TUNE_DIR),
-                                           update_freq="epoch", profile_batch=0)
-    tuner.search(
-        training_dataset(dataset.train, config.distill_batch_size, config.view_sizes,
-                         config.augmentation, seed=config.seed, channels=dataset.channels),
-        validation_data=evaluation_dataset(dataset.val, config.eval_batch_size,
-                                           {"student": config.student_resolution},
-                                           config.eval_crop_fraction, dataset.channels),
-        epochs=config.distill_epochs, steps_per_epoch=hypermodel.steps_per_epoch,
-        callbacks=[StopOnNonFinite("distillation trial"), board], verbose=config.verbose)
+                       os.path.join(run.workdir.path, TUNE_DIR), run.strategy)
+    training, validation, steps = stage_inputs(
+        run.dataset, config, config.view_sizes, config.distill_batch_size,
+        validation_views=config.student_view_size)
+    tuner.search(training, validation_data=validation, epochs=config.distill_epochs,
+                 steps_per_epoch=steps, verbose=config.verbose,
+                 callbacks=[StopOnNonFinite("distillation trial"),
+                            tf.keras.callbacks.TensorBoard(run.tensorboard_dir(TUNE_DIR),
+                                                           update_freq="epoch",
+                                                           profile_batch=0)])
     return write_results(tuner, config)
 
 
@@ -155,12 +153,16 @@ def write_results(tuner: kt.Tuner, config: RunConfig) -> str:
     return path
 
 
+def work(flag_values: flags.FlagValues = FLAGS) -> str:
+    """Runs the flags' search; returns the best trial's flagfile."""
+    config = app_flags.config_from_command_line(flag_values)
+    path = search(config, flag_values.tuner, flag_values.max_trials)
+    print(f"\nBest configuration: {path}\nTrain it: python -m candle_tf.train "
+          f"--flagfile={path}", flush=True)
+    return path
+
+
 def main(argv):
-    def work():
-        config = app_flags.config_from_command_line(FLAGS)
-        path = search(config, FLAGS.tuner, FLAGS.max_trials)
-        print(f"\nBest configuration: {path}\nTrain it: python -m candle_tf.train "
-              f"--flagfile={path}", flush=True)
     return app_flags.run_main(argv, work)
 
 

@@ -9,13 +9,19 @@ import dataclasses
 import json
 import os
 import platform
+import tempfile
 import time
 from importlib import metadata
-from typing import Callable
+from typing import Callable, Sequence
 
 from absl import logging
 
-from candle_tf.config import RunConfig
+from candle_tf.config import STAGES, RunConfig, setting_of
+
+# A stage folder's name (before any "_<suffix>") -> the config stage whose settings it uses.
+STAGE_OF_FOLDER = {"teacher": "teacher", "calibration": "calibration", "distillation": "student",
+                   "student": "student", "classifier": "student", "evaluation": "evaluation",
+                   "export": "export"}
 
 PACKAGES = ("tensorflow", "keras", "larq", "larq-zoo", "larq-compute-engine", "keras-tuner",
             "tensorflow-datasets", "absl-py")
@@ -57,26 +63,47 @@ class Workdir:
     def mark_done(self, stage: str, result: dict) -> None:
         write_json(self._marker(stage), result)
 
-    def record_run(self, config: RunConfig) -> None:
-        """Writes run.json on the first run; refuses to resume with other settings."""
+    def started_stages(self) -> list:
+        """The config stages (``candle_tf.config.STAGES``) whose artefacts this work dir
+        holds: a stage folder with a done marker, an epoch's record or a checkpoint."""
+        started = set()
+        for name in os.listdir(self.path):
+            folder = os.path.join(self.path, name)
+            if any(os.path.exists(os.path.join(folder, marker))
+                   for marker in ("done.json", "history.csv", "backup")):
+                started.add(STAGE_OF_FOLDER.get(name.split("_")[0], "student"))
+        return sorted(started, key=STAGES.index)
+
+    def record_run(self, config: RunConfig, stages: Sequence[str] = STAGES) -> None:
+        """Records the run's settings (of ``stages``) in run.json; refuses to resume with a
+        changed setting once a stage that depends on it has started.
+
+        A setting of stage S is locked once S or a later stage has left artefacts in the
+        work dir (data settings: once any stage has); until then a retry may change it,
+        e.g. after a failed first attempt. A setting newer than the record counts as its
+        default (older runs resume).
+        """
         path = os.path.join(self.path, "run.json")
-        settings = json.loads(json.dumps(config.result_settings()))
+        settings = json.loads(json.dumps(config.result_settings(stages)))
+        record = {"settings": settings, "invocations": []}
         if os.path.exists(path):
             with open(path) as handle:
                 record = json.load(handle)
-            # A setting newer than the record counts as its default (older runs resume).
-            defaults = json.loads(json.dumps(RunConfig().result_settings()))
+            started = self.started_stages()
+            locked_up_to = max((STAGES.index(s) for s in started), default=-1)
+            defaults = json.loads(json.dumps(RunConfig().result_settings(stages)))
             recorded = {**defaults, **record["settings"]}
             changed = {k: (recorded.get(k), v) for k, v in settings.items()
-                       if recorded.get(k) != v}
+                       if recorded.get(k) != v
+                       and STAGES.index(setting_of(k).stage) <= locked_up_to}
             if changed:
                 lines = "\n".join(f"  --{k}: was {old!r}, now {new!r}"
-                                  for k, (old, new) in sorted(changed.items()))
+                                   for k, (old, new) in sorted(changed.items()))
                 raise ValueError(
-                    f"{self.path} holds a run with other settings:\n{lines}\nResuming would "
-                    f"mix results. Use the original flags, or a new --workdir.")
-        else:
-            record = {"settings": settings, "invocations": []}
+                    f"{self.path} holds a run whose stages {', '.join(started)} started with "
+                    f"other settings:\n{lines}\nResuming would mix results. Use the original "
+                    f"flags, or a new --workdir.")
+            record["settings"] = settings
         record["invocations"].append({"time": time.strftime("%Y-%m-%d %H:%M:%S"),
                                       "versions": package_versions()})
         write_json(path, record)
@@ -108,17 +135,65 @@ class Workdir:
                   flush=True)
             return self.result(stage)
         print(f"\n== stage {number}: {stage} " + "=" * 40, flush=True)
-        start = time.time()
-        result = work(self.stage_dir(stage))
-        result = {**result, "seconds": round(time.time() - start, 1)}
+        stage_dir = self.stage_dir(stage)
+        start_clock(stage_dir)
+        result = work(stage_dir)
+        result = {**result, "seconds": round(tick_clock(stage_dir), 1)}
         self.mark_done(stage, result)
         print(f"== stage {number}: {stage} done in {result['seconds']:.1f} s", flush=True)
         return result
 
 
 def write_json(path: str, data) -> None:
-    """Writes JSON atomically (a crash never leaves a half-written file)."""
+    """Writes JSON atomically (a crash never leaves a half-written file); NaN or infinity
+    is refused (it is not JSON: report a missing number as None)."""
     partial = f"{path}.partial"
     with open(partial, "w") as handle:
-        json.dump(data, handle, indent=2)
+        json.dump(data, handle, indent=2, allow_nan=False)
     os.replace(partial, path)
+
+
+CLOCK_FILE = "clock.json"
+
+
+def start_clock(stage_dir: str) -> None:
+    """Starts timing an invocation of a stage; the seconds of earlier (interrupted)
+    invocations, as last ticked, are kept."""
+    path = os.path.join(stage_dir, CLOCK_FILE)
+    before = 0.0
+    if os.path.exists(path):
+        with open(path) as handle:
+            before = json.load(handle)["seconds"]
+    write_json(path, {"seconds": before, "before": before, "since": time.time()})
+
+
+def tick_clock(stage_dir: str) -> float:
+    """Records and returns the stage's seconds so far, over all its invocations (a stage
+    ticks at the end of every epoch and when it finishes; a fit outside a stage starts
+    its clock at its first tick)."""
+    path = os.path.join(stage_dir, CLOCK_FILE)
+    if not os.path.exists(path):
+        start_clock(stage_dir)
+    with open(path) as handle:
+        clock = json.load(handle)
+    clock["seconds"] = clock["before"] + time.time() - clock["since"]
+    write_json(path, clock)
+    return clock["seconds"]
+
+
+def check_writable(path: str) -> None:
+    """Refuses a --workdir that is a file, or where files cannot be written, before any
+    work starts (by writing a temporary file into its nearest existing folder)."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"--workdir={path}: {existing} is a file, not a folder. Give a "
+                         "folder (it is created if missing).")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(f"--workdir={path}: cannot write in {existing} ({error.strerror}). "
+                         "Give a folder you can write to, e.g. --workdir=$HOME/runs/NAME.") \
+            from error

@@ -139,15 +139,15 @@ def distill(root: str, teacher_weights: str) -> dict:
     """Stage 2 inside the strategy scope, in this worker's own work dir, as train.run does."""
     from candle_tf import distribute
     from candle_tf.stages import distillation
-    from candle_tf.train import prepare, tensorboard_dir
+    from candle_tf.pipeline import Run
 
     config = tiny_multi_worker_config(root)
-    strategy, dataset, workdir = prepare(config)
-    with strategy.scope():
-        result = workdir.run_stage(2, "distillation", lambda d: distillation.run(
-            config, dataset, teacher_weights, d, tensorboard_dir(workdir, "distillation")))
-    return {"chief": distribute.is_chief(strategy), "workdir": workdir.path,
-            "replicas": strategy.num_replicas_in_sync, **result}
+    run = Run(config)
+    with run.strategy.scope():
+        result = run.workdir.run_stage(2, "distillation", lambda d: distillation.run(
+            config, run.dataset, teacher_weights, d, run.tensorboard_dir("distillation")))
+    return {"chief": distribute.is_chief(run.strategy), "workdir": run.workdir.path,
+            "replicas": run.strategy.num_replicas_in_sync, **result}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from candle_tf.experiments.methods import (METHODS, check_methods, distillation_
                                            single_resolution)
 from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paired_differences,
                                          summarise)
-from trainers.baselines import LABEL_METHODS, BaselineSettings
 
 TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--teacher_weights=pretrain",
         "--pretrain_epochs=1", "--calib_epochs=1", "--distill_epochs=1", "--resolutions=32",
@@ -88,10 +87,6 @@ def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
         assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd"]
 
 
-def test_methods_cover_the_label_baselines():
-    assert {name for name, m in METHODS.items() if not m.distills} == set(LABEL_METHODS)
-
-
 def test_bad_methods_are_refused_before_any_work():
     with pytest.raises(ValueError, match="Unknown --methods focal"):
         check_methods(["ce", "focal"], (64,))
@@ -101,11 +96,10 @@ def test_bad_methods_are_refused_before_any_work():
 
 
 def test_ablation_configs():
-    config = RunConfig(resolutions=(96, 64, 32), ce_weight=0.0)
-    settings = BaselineSettings(kd_ce_weight=0.5)
+    config = RunConfig(resolutions=(96, 64, 32), ce_weight=0.0, kd_ce_weight=0.5)
 
     def changed(name):
-        derived = distillation_config(name, config, settings)
+        derived = distillation_config(name, config)
         return {k: v for k, v in dataclasses.asdict(derived).items()
                 if getattr(config, k) != v}
 
@@ -125,8 +119,8 @@ def test_ablation_configs():
     # A run whose default objective is another one (a preset, flags) still gets the
     # authors' objective in the candle row, and the ablations start from it.
     variant = dataclasses.replace(config, balanced_kl="none", fs_weight=0.25, ce_weight=2.0)
-    assert distillation_config("candle", variant, settings) == config
-    assert distillation_config("candle_no_head_pass", variant, settings).balanced_kl == "student"
+    assert distillation_config("candle", variant) == config
+    assert distillation_config("candle_no_head_pass", variant).balanced_kl == "student"
 
 
 def test_summary_is_mean_and_sample_std():

@@ -17,6 +17,7 @@ from candle_tf.data.preprocess import eval_transform
 from candle_tf.data.split import Split
 from candle_tf.export.interpreter import X86_KERNELS
 from candle_tf.export.report import REPORT_FILE
+from candle_tf.pipeline import Run
 from candle_tf.stages import calibration, distillation, export_stage
 from candle_tf.workdir import Workdir
 
@@ -84,12 +85,12 @@ def test_report_compares_student_and_teacher(cli_run):
 
 def test_reexport_refuses_a_run_without_a_student(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such directory"):
-        export_stage.reexport(str(tmp_path / "missing"))
+        Run.reopen(str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="holds no run"):
-        export_stage.reexport(str(tmp_path))
+        Run.reopen(str(tmp_path))
     Workdir(str(tmp_path)).record_run(CONFIG)
     with pytest.raises(FileNotFoundError, match="'calibration' has not finished.*train"):
-        export_stage.reexport(str(tmp_path))
+        Run.reopen(str(tmp_path)).export_again()
 
 
 def test_parity_pixels_keep_the_data_set_channels(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from candle_tf.long_tailed_losses import (CrossEntropy, LDAMLoss, LogitAdjustedLoss,
+from candle_tf.losses import (CrossEntropy, LDAMLoss, LogitAdjustedLoss,
                                           balanced_softmax, effective_number_weights,
                                           ldam_margins)
 

@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
-from candle_tf.long_tailed_losses import CrossEntropy
+from candle_tf.losses import CrossEntropy
 from candle_tf.metrics import BalancedAccuracy
-from candle_tf.train import check_config
-from candle_tf.training import (BEST_RECORD, LAST_RECORD, KeepBestWeights, fit_resumable,
-                                selection_result)
+from candle_tf.config import check_settings
+from candle_tf.fitting import fit_resumable
+from candle_tf.selection import BEST_RECORD, LAST_RECORD, KeepBestWeights, selection_result
 from trainers.baselines import LabelTrainer
 from tests.test_training import Interrupt
 from trainers.calibrate import CalibrationTrainer
@@ -190,8 +190,8 @@ def test_fit_last_leaves_the_last_epoch(tmp_path):
 
 
 def test_select_bogus_is_refused():
-    with pytest.raises(ValueError, match=r"--select='bogus'.*best_val, last"):
-        check_config(RunConfig(select="bogus"))
+    with pytest.raises(ValueError, match=r"--select=bogus: use one of best_val, last"):
+        check_settings(RunConfig(select="bogus"))
 
 
 def logits_network(name):

@@ -1,10 +1,10 @@
-"""fit_resumable resumes an interrupted stage from its last completed epoch."""
+"""fit_resumable resumes an interrupted stage from its last completed epoch; schedules."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from candle_tf.training import WarmupCosine, fit_resumable
+from candle_tf.fitting import cosine_schedule, fit_resumable
 
 
 class Interrupt(tf.keras.callbacks.Callback):
@@ -53,9 +53,12 @@ def test_non_finite_loss_stops_with_the_step_and_last_values(tmp_path):
                       verbose=0)
 
 
-def test_warmup_cosine_shape():
-    schedule = WarmupCosine(peak=1.0, total_steps=110, warmup_steps=10)
-    values = [float(schedule(step)) for step in (0, 9, 10, 60, 110)]
-    assert values[0] == pytest.approx(0.1) and values[1] == pytest.approx(1.0)
-    assert values[2] == pytest.approx(1.0) and values[3] == pytest.approx(0.5)
-    assert values[4] == pytest.approx(0.0, abs=1e-6)
+def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    schedule = cosine_schedule(peak=1.0, total_steps=110, warmup_steps=10)
+    values = [float(schedule(step)) for step in (0, 5, 10, 60, 110, 200)]
+    assert values[:3] == pytest.approx([0.0, 0.5, 1.0])
+    assert values[3] == pytest.approx(0.5)             # half-way through the decay
+    assert values[4:] == pytest.approx([0.0, 0.0], abs=1e-6)
+    no_warmup = cosine_schedule(peak=2.0, total_steps=100)
+    assert [float(no_warmup(s)) for s in (0, 50, 100)] == pytest.approx([2.0, 1.0, 0.0],
+                                                                         abs=1e-6)

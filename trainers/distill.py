@@ -29,22 +29,18 @@ balancer's inputs are averaged over the replicas (the same weights on every one)
 loss differentiated is the replica's mean divided by the number of replicas.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import tensorflow as tf
 
 from candle_tf.distribute import global_batch_loss, replica_mean
-from candle_tf.long_tailed_losses import sparse_cross_entropy
+from candle_tf.config import check_values
 from candle_tf.losses import (balanced_kl_distillation, feature_similarity, kl_distillation,
-                              log_prior)
+                              log_prior, sparse_cross_entropy)
 from candle_tf.metrics import BalancedAccuracy
 from candle_tf.models.students import core_network
-
-BALANCES = ("kl_pair", "kl_fs")
-BALANCED_KL = ("student", "both", "none")
-FEATURE_TARGETS = ("pooled", "map")
-LABEL_LOSSES = ("ce", "balanced_softmax")
 
 
 @dataclass(frozen=True)
@@ -59,25 +55,18 @@ class Objective:
     feature_target: str = "pooled"
     kl_reduction: str = "classes"
     label_loss: str = "ce"
-    label_weight: float = 0.0
+    ce_weight: float = 0.0
     fixed_lambda: Optional[float] = None
     lambda_clamp: float = 0.0
 
     def __post_init__(self):
-        for name, allowed in (("balance", BALANCES), ("balanced_kl", BALANCED_KL),
-                              ("feature_target", FEATURE_TARGETS),
-                              ("label_loss", LABEL_LOSSES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"--{name}={getattr(self, name)!r}: use one of "
-                                 f"{', '.join(allowed)}.")
-        if not 0.0 <= self.lambda_clamp < 0.5:
-            raise ValueError(f"--lambda_clamp={self.lambda_clamp} must be in [0, 0.5): lambda "
-                             "is clipped into [c, 1 - c]; 0 switches the clamp off.")
-        if not 0.0 <= self.fs_weight <= 1.0:
-            raise ValueError(f"--fs_weight={self.fs_weight} must be in [0, 1] (0: no "
-                             "feature term).")
-        if self.fixed_lambda is not None and not 0.0 <= self.fixed_lambda <= 1.0:
-            raise ValueError(f"--fixed_lambda={self.fixed_lambda} must be in [0, 1].")
+        check_values(dataclasses.asdict(self))  # the same names and bounds as RunConfig's
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the adversarial balancer sets the weights (and so ascends)."""
+        return self.fixed_lambda is None and not (
+            self.balance == "kl_pair" and self.balanced_kl == "none")
 
 
 class DistillationTrainer(tf.keras.Model):
@@ -160,15 +149,8 @@ class DistillationTrainer(tf.keras.Model):
                 + self.connector.trainable_variables)
 
     @property
-    def balanced(self) -> bool:
-        """Whether the adversarial balancer sets the weights (and so ascends)."""
-        objective = self.objective
-        return objective.fixed_lambda is None and not (
-            objective.balance == "kl_pair" and objective.balanced_kl == "none")
-
-    @property
     def ascent_variables(self):
-        return self.balancer.trainable_variables if self.balanced else []
+        return self.balancer.trainable_variables if self.objective.balanced else []
 
     @property
     def metrics(self):
@@ -205,7 +187,7 @@ class DistillationTrainer(tf.keras.Model):
             terms = {"head": tf.constant(0.0)}
             if objective.head_pass:
                 head_logits = self.classifier(tf.stop_gradient(pooled))
-                terms["head"] = kl(head_logits) + objective.label_weight * self.label_term(
+                terms["head"] = kl(head_logits) + objective.ce_weight * self.label_term(
                     labels, head_logits)
                 logits = (tf.matmul(pooled, tf.stop_gradient(self.classifier.kernel))
                           + tf.stop_gradient(self.classifier.bias))
@@ -228,7 +210,7 @@ class DistillationTrainer(tf.keras.Model):
         """[w1, w2] from AB_phi on the detached pair and the progress, w1 clamped (or the
         fixed w1 = ``fixed_lambda``; w1 = 1 without a balanced KL)."""
         objective = self.objective
-        if not self.balanced:
+        if not self.objective.balanced:
             w1 = tf.constant(1.0 if objective.fixed_lambda is None
                              else float(objective.fixed_lambda))
         else:
@@ -249,7 +231,7 @@ class DistillationTrainer(tf.keras.Model):
             weights = self.balance(global_terms["l_kl"], global_terms["l_kl_bal"])
             distill = (objective.fs_weight * terms["l_fs"] + (1.0 - objective.fs_weight)
                        * (weights[0] * terms["l_kl"] + weights[1] * terms["l_kl_bal"]))
-        return distill + objective.label_weight * terms["label"], weights
+        return distill + objective.ce_weight * terms["label"], weights
 
     def train_step(self, data):
         views, labels = data

@@ -1,7 +1,8 @@
 """The methods of the experiment grid: label-only baselines, plain KD, CANDLE and its ablations.
 
-Label-only methods are trained by ``trainers.baselines``; every other method is a
-``DistillationTrainer`` run (stage 2 of CANDLE) whose RunConfig this module derives.
+Label-only methods are trained by ``candle_tf/stages/baseline.py`` (a ``LabelTrainer``);
+every other method is a ``DistillationTrainer`` run (stage 2 of CANDLE) whose RunConfig
+this module derives.
 """
 
 import dataclasses
@@ -10,14 +11,13 @@ from typing import Any, Dict, Optional
 
 from candle_tf.config import RunConfig
 from candle_tf.models.teacher import reference_view
-from trainers.baselines import BaselineSettings
 from trainers.distill import Objective
 
 CANDLE = "candle"
 # The authors' objective (METHOD.md): every distilling method starts from it, whatever the
 # preset or the flags chose as the run's default objective.
-AUTHORS = {field.name: field.default for field in dataclasses.fields(Objective)}
-AUTHORS["ce_weight"] = AUTHORS.pop("label_weight")
+OBJECTIVE_FIELDS = [spec.name for spec in dataclasses.fields(Objective)]
+AUTHORS = {name: getattr(Objective(), name) for name in OBJECTIVE_FIELDS}
 # The earlier reading of the method: the balancer weighs L_KL against L_FS on the feature
 # maps; no balanced KL, no head pass.
 EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
@@ -43,8 +43,9 @@ class Method:
     @property
     def balanced(self) -> bool:
         """Whether the adversarial balancer runs (its weights are worth plotting)."""
-        return (self.distills and "fixed_lambda" not in self.changes
-                and self.changes.get("balanced_kl") != "none")
+        return self.distills and Objective(**{
+            name: value for name, value in {**AUTHORS, **self.changes}.items()
+            if name in OBJECTIVE_FIELDS}).balanced
 
 
 METHODS = {
@@ -83,6 +84,11 @@ METHODS = {
 }
 
 
+def label_only_methods() -> list:
+    """The methods that learn from the labels alone."""
+    return [name for name, method in METHODS.items() if not method.distills]
+
+
 def is_baseline(name: str) -> bool:
     """A method CANDLE is compared against: not CANDLE nor one of its ablations."""
     return not name.startswith(CANDLE)
@@ -106,12 +112,12 @@ def single_resolution(resolutions) -> tuple:
     return (resolutions[reference_view(resolutions)],)
 
 
-def distillation_config(name: str, config: RunConfig, settings: BaselineSettings) -> RunConfig:
+def distillation_config(name: str, config: RunConfig) -> RunConfig:
     """The RunConfig of distillation method ``name`` derived from CANDLE's ``config``."""
     method = METHODS[name]
     changes = {**AUTHORS, **method.changes}
     if method.label_loss:
-        changes.update(label_loss=method.label_loss, ce_weight=settings.kd_ce_weight)
+        changes.update(label_loss=method.label_loss, ce_weight=config.kd_ce_weight)
     if method.single_resolution:
         changes["resolutions"] = single_resolution(config.resolutions)
     return dataclasses.replace(config, **changes)

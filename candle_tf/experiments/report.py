@@ -14,7 +14,7 @@ import numpy as np
 from candle_tf.experiments import plots
 from candle_tf.experiments.grid import (EVALUATION, method_dir, seed_dir, stage_result_path)
 from candle_tf.experiments.methods import CANDLE, METHODS, is_baseline
-from candle_tf.training import epoch_history
+from candle_tf.fitting import epoch_history
 from candle_tf.workdir import write_json
 
 COLUMNS = ("top1", "many", "medium", "few", "val_top1")

@@ -10,18 +10,28 @@ printed as a table.
 from absl import app, flags
 
 from candle_tf import app_flags
-from candle_tf.stages import export_stage
+from candle_tf.pipeline import Run
 
-flags.DEFINE_string("workdir", None, "Work dir of a finished `python -m candle_tf.train` run.")
-flags.DEFINE_integer("version", None, "TF Serving version to write (default: one more than "
-                     "the newest under export/serving/<name>/).", lower_bound=1)
-flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
 
+def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
+    flags.DEFINE_string("workdir", None, "Work dir of a finished `python -m candle_tf.train` "
+                        "run.", flag_values=flag_values)
+    flags.DEFINE_integer("version", None, "TF Serving version to write (default: one more "
+                         "than the newest under export/serving/<name>/).", lower_bound=1,
+                         flag_values=flag_values)
+    flags.mark_flag_as_required("workdir", flag_values=flag_values)
+
+
+def work(flag_values: flags.FlagValues = FLAGS):
+    return Run.reopen(flag_values.workdir).export_again(flag_values.version)
+
+
 def main(argv):
-    return app_flags.run_main(argv, lambda: export_stage.reexport(FLAGS.workdir, FLAGS.version))
+    return app_flags.run_main(argv, work)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -15,7 +15,7 @@ from typing import Sequence
 import larq as lq
 import tensorflow as tf
 
-from candle_tf.models.reactnet_layers import LearnableBias, RPReLU
+from candle_tf.models.layers import LearnableBias, RPReLU
 
 # Output channels of the 13 blocks at width 1; the stem has 32.
 BLOCK_CHANNELS = (64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)

@@ -11,9 +11,9 @@ import tensorflow as tf
 from candle_tf import builders
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
-from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.data.pipeline import steps_per_epoch
+from candle_tf.fitting import epoch_history, fit_stage
 from candle_tf.models.students import core_network
-from candle_tf.training import epoch_history, fit_resumable, selection_result
 from candle_tf.workdir import Workdir
 
 STUDENT_FILE = "student.weights.h5"
@@ -112,24 +112,17 @@ def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Mo
         trainer.student.load_weights(start_from["student"])
         trainer.connector.load_weights(start_from["connector"])
     larq.models.summary(core_network(trainer.student))
-    fit_resumable(
-        trainer,
-        training_dataset(dataset.train, config.distill_batch_size, config.view_sizes,
-                         config.augmentation, seed=config.seed,
-                         channels=dataset.channels),
-        stage="distillation", stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
-        epochs=config.distill_epochs, steps_per_epoch=steps,
-        validation=evaluation_dataset(dataset.val, config.eval_batch_size,
-                                      {"student": config.student_resolution},
-                                      config.eval_crop_fraction, dataset.channels),
+    record = fit_stage(
+        trainer, dataset, config, stage="distillation", stage_dir=stage_dir,
+        tensorboard_dir=tensorboard_dir, views=config.view_sizes,
+        validation_views=config.student_view_size, batch_size=config.distill_batch_size,
+        epochs=config.distill_epochs,
         callbacks=[LambdaLog(os.path.join(stage_dir, LAMBDA_LOG), config.log_every)],
-        verbose=config.verbose, select=config.select, tensorboard_every=1,
+        select=config.select, tensorboard_every=1,
         keep={"student": trainer.student, "connector": trainer.connector})
     paths = {"student": os.path.join(stage_dir, STUDENT_FILE),
              "connector": os.path.join(stage_dir, CONNECTOR_FILE)}
     trainer.student.save_weights(paths["student"])
     trainer.connector.save_weights(paths["connector"])
     last = epoch_history(stage_dir)[-1]
-    return {**paths, "val_accuracy": last["val_accuracy"], "final_lambda": last["lambda"],
-            "final_w2": last["w2"],
-            **selection_result(stage_dir, config.select)}  # the kept epoch's val_accuracy
+    return {**paths, **record, "final_lambda": last["lambda"], "final_w2": last["w2"]}

@@ -14,8 +14,7 @@ from candle_tf.data.datasets import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.export.report import REPORT_FILE, float_model_cost, format_report, student_cost
 from candle_tf.models.students import logits_model
-from candle_tf.stages import calibration, distillation
-from candle_tf.workdir import Workdir, write_json
+from candle_tf.workdir import write_json
 
 TFLITE_FILE = "student.tflite"
 SERVING_DIR = "serving"
@@ -23,8 +22,7 @@ SERVING_DIR = "serving"
 
 def test_pixels(config: RunConfig, dataset: LongTailedDataset) -> np.ndarray:
     """The first ``parity_images`` test images, eval-transformed for the student."""
-    views = {"student": config.student_resolution}
-    batches = evaluation_dataset(dataset.test, config.eval_batch_size, views,
+    batches = evaluation_dataset(dataset.test, config.eval_batch_size, config.student_view_size,
                                  config.eval_crop_fraction, dataset.channels)
     return np.stack([v["student"].numpy() for v, _ in batches.unbatch().take(
         config.parity_images)])
@@ -72,31 +70,3 @@ def run(config: RunConfig, dataset: LongTailedDataset, student_path: str, teache
     write_json(os.path.join(stage_dir, REPORT_FILE), report)
     print(format_report(report), flush=True)
     return report
-
-
-def reexport(workdir_path: str, version: Optional[int] = None) -> dict:
-    """Runs this stage again for a finished run, with the settings its run.json records.
-
-    Writes a new TF Serving version (``version``, default one more than the newest), and
-    overwrites the .tflite and the report. Stage 4's done marker is left as it was.
-    """
-    if not os.path.isdir(workdir_path):
-        raise FileNotFoundError(f"--workdir={workdir_path}: no such directory. Pass the "
-                                "--workdir of a `python -m candle_tf.train` run.")
-    workdir = Workdir(workdir_path)
-    config = workdir.recorded_config()
-    for stage in ("calibration", "distillation"):
-        if not workdir.is_done(stage):
-            raise FileNotFoundError(
-                f"{workdir.path}: stage {stage!r} has not finished, so there is no "
-                f"{'teacher' if stage == 'calibration' else 'student'} to export. Finish the "
-                f"run first: python -m candle_tf.train --workdir={workdir_path} (same flags).")
-    dataset = builders.dataset(config)
-    stage_dir = workdir.stage_dir("export")
-    if version is None:
-        version = export.next_version(os.path.join(stage_dir, SERVING_DIR),
-                                      config.export_model_name)
-    return run(config, dataset,
-               os.path.join(workdir.path, "distillation", distillation.STUDENT_FILE),
-               os.path.join(workdir.path, "calibration", calibration.TEACHER_FILE),
-               stage_dir, version)

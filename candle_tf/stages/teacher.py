@@ -14,11 +14,11 @@ from absl import logging
 
 from candle_tf.config import RunConfig
 from candle_tf.data.datasets import LongTailedDataset
-from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
+from candle_tf.data.pipeline import steps_per_epoch
+from candle_tf.fitting import cosine_schedule, fit_stage
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,
                                       reference_view)
-from candle_tf.training import WarmupCosine, epoch_history, fit_resumable
 
 ENCODER_FILE = "encoder.weights.h5"
 
@@ -35,17 +35,17 @@ def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         encoder = build_encoder(config.teacher, weights)
         encoder.save_weights(path)
         return {"encoder": path, "source": config.teacher_weights, "weights": weights}
-    encoder, _ = pretrain(config, dataset, stage_dir, tensorboard_dir)
+    encoder, _, record = pretrain(config, dataset, stage_dir, tensorboard_dir)
     encoder.save_weights(path)
     return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
-            "val_accuracy": epoch_history(stage_dir)[-1]["val_accuracy"]}
+            **record}
 
 
 def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
              tensorboard_dir: str
-             ) -> Tuple[tf.keras.Model, tf.keras.Model]:
-    """(encoder, encoder + linear head): the backbone trained with CE on the
-    balanced source split at the reference view's resolution, resumable."""
+             ) -> Tuple[tf.keras.Model, tf.keras.Model, dict]:
+    """(encoder, encoder + linear head, the fit's record): the backbone trained with CE on
+    the balanced source split at the reference view's resolution, resumable."""
     if dataset.source_train is None:
         raise ValueError(
             f"--teacher_weights=pretrain needs a balanced source split, and {dataset.name} is "
@@ -62,18 +62,11 @@ def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
     steps = steps_per_epoch(len(dataset.source_train), config.pretrain_batch_size)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(
-            WarmupCosine(config.pretrain_lr, steps * config.pretrain_epochs)),
+            cosine_schedule(config.pretrain_lr, steps * config.pretrain_epochs)),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"])
-    views = {"teacher_0": resolution}
-    fit_resumable(
-        model,
-        training_dataset(dataset.source_train, config.pretrain_batch_size, views,
-                         config.augmentation, seed=config.seed,
-                         channels=dataset.channels),
-        stage="teacher", stage_dir=stage_dir, tensorboard_dir=tensorboard_dir,
-        epochs=config.pretrain_epochs, steps_per_epoch=steps,
-        validation=evaluation_dataset(dataset.val, config.eval_batch_size, views,
-                                      config.eval_crop_fraction, dataset.channels),
-        verbose=config.verbose)
-    return encoder, model
+    record = fit_stage(model, dataset, config, stage="teacher", stage_dir=stage_dir,
+                       tensorboard_dir=tensorboard_dir, views={"teacher_0": resolution},
+                       batch_size=config.pretrain_batch_size, epochs=config.pretrain_epochs,
+                       source=True)
+    return encoder, model, record

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from candle_tf import export
 from candle_tf.models.reactnet import block_widths, reactnet_a
-from candle_tf.models.reactnet_layers import LearnableBias, RPReLU
+from candle_tf.models.layers import LearnableBias, RPReLU
 
 NUM_BLOCKS = 13
 NUM_DOUBLING_BLOCKS = 5  # 32->64, 64->128, 128->256, 256->512, 512->1024

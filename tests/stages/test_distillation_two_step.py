@@ -12,7 +12,7 @@ from candle_tf.config import RunConfig
 from candle_tf.data.datasets import load_dataset
 from candle_tf.models.students import core_network
 from candle_tf.stages import distillation
-from candle_tf.training import scaled_learning_rate
+from candle_tf.fitting import scaled_learning_rate
 
 # About 80 LT images: one step per epoch at batch 128, one epoch per step of the recipe.
 CONFIG = RunConfig(images_per_class=20, imbalance_ratio=10, teacher="mobilenet_v2_035",

@@ -2,12 +2,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from candle_tf.long_tailed_losses import effective_number_weights
+from candle_tf.losses import effective_number_weights
 from candle_tf.losses import LabelAwareSmoothing
 from candle_tf.models.students import StudentOptions, build_student, core_network
 from tests.trainers.helpers import NUM_CLASSES, batch, snapshot
-from trainers.baselines import (BaselineSettings, classifier_head, classifier_retraining_model,
-                                fold_weight_scaling, label_trainer, mixup)
+from candle_tf.config import RunConfig
+from candle_tf.models.heads import (classifier_head, classifier_retraining_model,
+                                    fold_weight_scaling)
+from candle_tf.stages.baseline import label_trainer
+from trainers.baselines import mixup
 from trainers.calibrate import CalibrationTrainer
 
 COUNTS = np.maximum(1, (500 * 0.02 ** (np.arange(NUM_CLASSES) / (NUM_CLASSES - 1)))).astype(int)
@@ -18,15 +21,16 @@ def tiny_student():
                          StudentOptions(width_multiplier=0.25, stem_stride=1))
 
 
-def compiled(method, steps_per_epoch=5, epochs=10, settings=BaselineSettings()):
-    trainer = label_trainer(method, tiny_student(), COUNTS, settings, steps_per_epoch, epochs)
+def compiled(method, steps_per_epoch=5, epochs=10, config=RunConfig()):
+    trainer = label_trainer(method, tiny_student(), COUNTS,
+                            config.replace(distill_epochs=epochs), steps_per_epoch)
     trainer.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
     return trainer
 
 
 def test_drw_switches_to_class_balanced_weights_at_its_epoch():
     trainer = compiled("ldam_drw", steps_per_epoch=5, epochs=10,
-                       settings=BaselineSettings(drw_start=0.8, cb_beta=0.999))
+                       config=RunConfig(drw_start=0.8, cb_beta=0.999))
     weights = trainer.class_weights
     np.testing.assert_array_equal(weights(0), np.ones(NUM_CLASSES))
     np.testing.assert_array_equal(weights(8 * 5 - 1), np.ones(NUM_CLASSES))  # epoch 8 of 10
@@ -90,5 +94,5 @@ def test_classifier_retraining_moves_only_head_and_lws_then_folds_into_the_stude
 
 
 def test_unknown_label_method_is_refused():
-    with pytest.raises(ValueError, match="Unknown label-only method 'focal'"):
-        label_trainer("focal", tiny_student(), COUNTS, BaselineSettings(), 1, 1)
+    with pytest.raises(ValueError, match="'focal' is not a label-only method"):
+        label_trainer("focal", tiny_student(), COUNTS, RunConfig(), 1)

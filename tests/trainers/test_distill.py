@@ -114,7 +114,7 @@ def test_pooled_feature_target_compares_pooled_features():
 def test_label_term_balanced_softmax_uses_the_log_prior():
     teacher = tiny_teacher()
     trainer = distillation_trainer(teacher, Objective(label_loss="balanced_softmax",
-                                                      label_weight=1.0))
+                                                      ce_weight=1.0))
     views, labels = batch()
     terms = trainer.distillation_terms(views, labels, training=False)
     logits = trainer.student(views["student"])[0] + trainer.prior_log
@@ -198,10 +198,10 @@ def test_lambda_clamp_keeps_lambda_inside_its_bounds():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"lambda_clamp": 0.5}, r"--lambda_clamp=0.5 must be in \[0, 0.5\)"),
-    ({"balance": "kl"}, r"--balance='kl': use one of kl_pair, kl_fs"),
-    ({"fs_weight": 1.5}, r"--fs_weight=1.5 must be in \[0, 1\]"),
-    ({"feature_target": "grid"}, r"--feature_target='grid': use one of pooled, map"),
+    ({"lambda_clamp": 0.5}, r"--lambda_clamp=0.5: must be >= 0 and < 0.5"),
+    ({"balance": "kl"}, r"--balance=kl: use one of kl_pair, kl_fs"),
+    ({"fs_weight": 1.5}, r"--fs_weight=1.5: must be >= 0 and <= 1"),
+    ({"feature_target": "grid"}, r"--feature_target=grid: use one of pooled, map"),
 ])
 def test_bad_objective_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
