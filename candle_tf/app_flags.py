@@ -37,9 +37,7 @@ class IntTupleParser(flags.ArgumentParser):
 
 
 def flag_help(declared: Setting) -> str:
-    """The declared help, with the allowed values or bounds."""
-    if declared.choices:
-        return f"{declared.help} [one of: {', '.join(declared.choices)}]"
+    """The declared help, with the bounds (absl shows an enum's choices itself)."""
     if declared.low is not None or declared.high is not None:
         return f"{declared.help} [{declared.bounds_text()}]"
     return declared.help

@@ -111,6 +111,17 @@ def check(config: RunConfig) -> None:
     check_writable(config.workdir)
 
 
+def load(config: RunConfig, strategy: tf.distribute.Strategy) -> LongTailedDataset:
+    """The run's data set, with a one-line summary."""
+    data = builders.dataset(config)
+    print(f"{data.name}: {len(data.train)} LT training images ({data.train_counts.max()} to "
+          f"{data.train_counts.min()} per class), {len(data.val)} validation, "
+          f"{len(data.test)} test, {data.num_classes} classes; "
+          f"{strategy.num_replicas_in_sync} replica(s) (--strategy={config.strategy})",
+          flush=True)
+    return data
+
+
 class Run:
     """One run's stages under ``config.workdir``.
 
@@ -138,7 +149,7 @@ class Run:
         self.teacher_workdir = Workdir(teacher_dir) if teacher_dir else self.workdir
         self.calibration_suffix = calibration_suffix
         seed_everything(config.seed)
-        self._dataset = dataset
+        self.dataset = dataset or load(config, self.strategy)
         self._recorded = False
         self._results = {}
 
@@ -150,19 +161,6 @@ class Run:
                                     "--workdir of a `python -m candle_tf.train` run.")
         config = Workdir(workdir).recorded_config()
         return cls(config, strategy=tf.distribute.get_strategy(), checked=True)
-
-    @property
-    def dataset(self) -> LongTailedDataset:
-        """The data set, loaded (and the run recorded) on first use."""
-        if self._dataset is None:
-            self._dataset = builders.dataset(self.config)
-            data = self._dataset
-            print(f"{data.name}: {len(data.train)} LT training images "
-                  f"({data.train_counts.max()} to {data.train_counts.min()} per class), "
-                  f"{len(data.val)} validation, {len(data.test)} test, {data.num_classes} "
-                  f"classes; {self.strategy.num_replicas_in_sync} replica(s) "
-                  f"(--strategy={self.config.strategy})", flush=True)
-        return self._dataset
 
     def record(self) -> None:
         """Records the settings in run.json (once): the teacher's in a shared teacher dir,
@@ -182,8 +180,7 @@ class Run:
         Run: asking again returns the same result)."""
         key = os.path.join(workdir.path, name)
         if key not in self._results:
-            if not workdir.is_done(name):
-                self.record()
+            self.record()  # refuses settings that changed since a stage they change started
             self._results[key] = result_type.from_record(workdir.run_stage(number, name, work))
         return self._results[key]
 
