@@ -244,7 +244,7 @@ _SERVE_SCRIPT = textwrap.dedent("""
     by_pixels = pixels_fn(pixels=pixels)
     errors = {}
     bad_calls = {
-        "not_an_image": lambda: serve(images=tf.constant([b"this is not an image"])),
+        "images_not_1d": lambda: serve(images=tf.constant([[b"not", b"1-D"]])),
         "wrong_rank": lambda: pixels_fn(pixels=tf.zeros([16, 16, 1])),
         "wrong_dtype": lambda: pixels_fn(pixels=tf.zeros([1, 16, 16, 1], tf.int32)),
     }
@@ -264,6 +264,24 @@ _SERVE_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _encoded_images():
+    """PNG and JPEG bytes of random images by file name, and the pixels serving should
+    make of them (decoded, alpha dropped, eval-transformed)."""
+    rng = np.random.default_rng(2)
+    raw = {
+        "grey.png": rng.integers(0, 256, (20, 24, 1), dtype=np.uint8),
+        "rgba.png": rng.integers(0, 256, (18, 18, 4), dtype=np.uint8),
+        "rgb.jpg": rng.integers(0, 256, (30, 26, 3), dtype=np.uint8),
+    }
+    encoded, pixels = {}, []
+    for name, image in raw.items():
+        encode = tf.io.encode_jpeg if name.endswith(".jpg") else tf.io.encode_png
+        encoded[name] = data = encode(image).numpy()
+        decoded = tf.io.decode_image(data, expand_animations=False)[..., :3]  # drop alpha
+        pixels.append(eval_transform(to_channels(decoded, CHANNELS), SIZE, CROP))
+    return encoded, tf.stack(pixels)
+
+
 def _keras_softmax(model, pixels):
     return tf.nn.softmax(model(pixels, training=False)).numpy()
 
@@ -272,20 +290,9 @@ def test_saved_model_serves_without_larq(model, export_dir, tmp_path):
     assert export_dir.name == "3" and export_dir.parent.name == "tiny"
     assert (export_dir / "saved_model.pb").is_file() and (export_dir / "variables").is_dir()
 
-    rng = np.random.default_rng(2)
-    raw = {
-        "grey.png": rng.integers(0, 256, (20, 24, 1), dtype=np.uint8),
-        "rgba.png": rng.integers(0, 256, (18, 18, 4), dtype=np.uint8),
-        "rgb.jpg": rng.integers(0, 256, (30, 26, 3), dtype=np.uint8),
-    }
-    expected_pixels = []
-    for name, image in raw.items():
-        encode = tf.io.encode_jpeg if name.endswith(".jpg") else tf.io.encode_png
-        data = encode(image).numpy()
+    encoded, expected_pixels = _encoded_images()
+    for name, data in encoded.items():
         (tmp_path / name).write_bytes(data)
-        decoded = tf.io.decode_image(data, expand_animations=False)[..., :3]  # drop alpha
-        expected_pixels.append(eval_transform(to_channels(decoded, CHANNELS), SIZE, CROP))
-    expected_pixels = tf.stack(expected_pixels)
     plain_pixels, _ = _synthetic(4, seed=3)
     (tmp_path / "pixels.json").write_text(json.dumps(plain_pixels.tolist()))
 
@@ -302,20 +309,77 @@ def test_saved_model_serves_without_larq(model, export_dir, tmp_path):
         np.testing.assert_allclose(out["probabilities"], expected, atol=1e-4)
         assert out["class_id"] == expected.argmax(-1).tolist()
         assert out["class_name"] == [CLASS_NAMES[i] for i in out["class_id"]]
-    # A bad request is a TensorFlow error in the caller, not an abort of the server process.
-    assert set(served["errors"]) == {"not_an_image", "wrong_rank", "wrong_dtype"}
+    assert served["bytes"]["valid"] == [True] * 3 and served["bytes"]["error"] == [""] * 3
+    # A malformed request is a TensorFlow error in the caller, not an abort of the server.
+    assert set(served["errors"]) == {"images_not_1d", "wrong_rank", "wrong_dtype"}
     for error in served["errors"].values():
         assert error in ("InvalidArgumentError", "TypeError", "ValueError")
 
 
-def test_saved_model_cli_shows_and_runs(export_dir):
+@pytest.fixture(scope="module")
+def signatures(export_dir):
+    return tf.saved_model.load(str(export_dir)).signatures
+
+
+def test_serving_answers_each_image_on_its_own(model, signatures):
+    # One bad upload used to fail the whole request; now it gets valid=False and a message
+    # in its own row, and the good images of the same batch their predictions.
+    encoded, good_pixels = _encoded_images()
+    png, jpg = encoded["grey.png"], encoded["rgb.jpg"]
+    batch = [  # (bytes, expected error or None when valid)
+        (png, None),
+        (b"this is not an image", "not a PNG, JPEG, GIF or BMP image"),
+        (jpg, None),
+        (b"", "empty input"),
+        (png[:len(png) // 2], "could not decode the PNG bytes"),  # truncated
+        (jpg[:len(jpg) // 2], "could not decode the JPEG bytes"),
+        (encoded["rgba.png"], None),
+        (b"GIF89a", "could not decode the GIF bytes"),  # a header and nothing else
+        (b"BM" + bytes(60), "could not decode the BMP bytes"),
+    ]
+    images = tf.constant([data for data, _ in batch])
+    out = {k: v.numpy() for k, v in signatures["serving_default"](images=images).items()}
+
+    valid = [error is None for _, error in batch]
+    assert out["valid"].tolist() == valid
+    good = np.flatnonzero(valid)  # rows 0, 2, 6 = grey.png, rgb.jpg, rgba.png
+    expected = _keras_softmax(model, tf.gather(good_pixels, [0, 2, 1]))
+    np.testing.assert_allclose(out["probabilities"][good], expected, atol=1e-4)
+    assert out["class_id"][good].tolist() == expected.argmax(-1).tolist()
+    assert [name.decode() for name in out["class_name"][good]] == \
+        [CLASS_NAMES[i] for i in expected.argmax(-1)]
+    for row, (_, error) in enumerate(batch):
+        message = out["error"][row].decode()
+        if error is None:
+            assert message == ""
+        else:
+            assert message.startswith(error), (row, message)
+            assert out["class_id"][row] == -1 and out["class_name"][row] == b""
+            assert not out["probabilities"][row].any()
+
+
+def test_serving_a_batch_with_nothing_to_predict(signatures):
+    serve, pixels_fn = signatures["serving_default"], signatures["predict_pixels"]
+    out = serve(images=tf.constant([b"", b"junk"]))
+    assert out["valid"].numpy().tolist() == [False, False]
+    assert out["probabilities"].shape == (2, len(CLASS_NAMES))
+    assert out["class_id"].numpy().tolist() == [-1, -1]
+    # Empty batches (batch norm alone would fail on them).
+    for empty in (serve(images=tf.constant([], tf.string)),
+                  pixels_fn(pixels=tf.zeros([0, SIZE, SIZE, CHANNELS]))):
+        assert empty["probabilities"].shape == (0, len(CLASS_NAMES))
+        assert all(value.shape[0] == 0 for value in empty.values())
+
+
+def test_saved_model_cli_shows_and_runs(export_dir, tmp_path):
     cli = str(Path(sys.executable).parent / "saved_model_cli")
     shown = subprocess.run([cli, "show", "--dir", str(export_dir), "--all"],
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr[-3000:]
     for name in ("signature_def['serving_default']", "signature_def['predict_pixels']",
                  "inputs['images']", "inputs['pixels']", "outputs['probabilities']",
-                 "outputs['class_id']", "outputs['class_name']"):
+                 "outputs['class_id']", "outputs['class_name']", "outputs['valid']",
+                 "outputs['error']"):
         assert name in shown.stdout
     # TF 2.15's saved_model_cli evaluates --input_exprs with ast.literal_eval: a nested list.
     pixels = np.full((2, SIZE, SIZE, CHANNELS), 200.0)
@@ -327,3 +391,14 @@ def test_saved_model_cli_shows_and_runs(export_dir):
     assert "Result for output key class_name" in ran.stdout
     assert "Result for output key probabilities" in ran.stdout
     assert any(f"b'{name}'" in ran.stdout for name in CLASS_NAMES)
+    # saved_model_cli runs the graph in a TF1 session, as TF Serving does. Image bytes go
+    # in a .npy file (--input_exprs splits at every ";", which PNG bytes may hold).
+    request = tmp_path / "request.npy"
+    np.save(request, np.array([_encoded_images()[0]["grey.png"], b"junk"], dtype=object))
+    ran = subprocess.run(
+        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def",
+         "serving_default", "--inputs", f"images={request}"],
+        capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "Result for output key valid:\n[ True False]" in ran.stdout
+    assert "b'not a PNG, JPEG, GIF or BMP image (unrecognised first bytes)'" in ran.stdout

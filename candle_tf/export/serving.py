@@ -3,6 +3,10 @@
 ``serving_default`` decodes image bytes and applies the shared evaluation transform
 (``candle_tf.data.preprocess``), so serving == evaluation; ``predict_pixels`` takes pixels.
 The graph needs only TensorFlow to load (no larq, no candle_tf).
+
+Each image of a ``serving_default`` batch succeeds or fails on its own
+(``candle_tf.export.image_bytes``): an empty, unknown, corrupt or truncated upload gets
+``valid=False`` and an ``error`` message in its row, and the other rows their predictions.
 """
 
 import shutil
@@ -14,6 +18,7 @@ import tensorflow as tf
 
 from candle_tf.data.preprocess import eval_transform, to_channels
 from candle_tf.export.convert import check_single_output
+from candle_tf.export.image_bytes import decode_images
 from candle_tf.export.inference_module import InferenceModule
 
 
@@ -54,9 +59,20 @@ class _ServingModule(InferenceModule):
 
     def _serve_images(self, images):
         images = tf.ensure_shape(images, [None], name="check_images_shape")
-        pixels = tf.map_fn(self._decode, images, fn_output_signature=tf.TensorSpec(
+        pixels, indices, valid, error = decode_images(images, self._decode, tf.TensorSpec(
             [self._image_size, self._image_size, self._channels], tf.float32))
-        return self._serve_pixels(pixels)
+        decoded = self._serve_pixels(pixels)  # the K images that decoded, rows `indices`
+        rows, size = indices[:, None], tf.shape(images)[0]
+        return {
+            "probabilities": tf.scatter_nd(rows, decoded["probabilities"],
+                                           [size, self._class_names.shape[0]]),
+            "class_id": tf.tensor_scatter_nd_update(
+                tf.fill([size], tf.constant(-1, tf.int64)), rows, decoded["class_id"]),
+            "class_name": tf.tensor_scatter_nd_update(tf.fill([size], ""), rows,
+                                                      decoded["class_name"]),
+            "valid": valid,
+            "error": error,
+        }
 
     def _serve_pixels(self, pixels):
         # Loaded signatures do not check shapes, and a wrong rank would abort the process
@@ -64,7 +80,12 @@ class _ServingModule(InferenceModule):
         pixels = tf.ensure_shape(
             pixels, [None, self._image_size, self._image_size, self._channels],
             name="check_pixels_shape")
-        probabilities = tf.nn.softmax(self.infer(pixels), axis=-1)
+        # Batch norm fails on an empty batch: then the model sees one blank image, dropped.
+        size = tf.shape(pixels)[0]
+        blank = tf.zeros([1 - tf.minimum(size, 1), self._image_size, self._image_size,
+                          self._channels])
+        padded = tf.concat([pixels, blank], 0)
+        probabilities = tf.nn.softmax(self.infer(padded)[:size], axis=-1)
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities, "class_id": class_id,
                 "class_name": tf.gather(self._class_names, class_id)}
@@ -75,12 +96,15 @@ def export_saved_model(model: tf.keras.Model, export_base, model_name: str, vers
                        crop_fraction: float = 1.0) -> str:
     """Writes a TF Serving SavedModel to ``<export_base>/<model_name>/<version>/``.
 
-    Signatures (outputs ``probabilities`` [N, C], ``class_id`` int64 [N], ``class_name``
-    string [N] for both):
-      * ``serving_default(images)``: 1-D string batch of JPEG/PNG/GIF/BMP bytes (what the
+    Signatures (outputs ``probabilities`` float32 [N, C], ``class_id`` int64 [N],
+    ``class_name`` string [N] for both):
+      * ``serving_default(images)``: 1-D string batch of PNG/JPEG/GIF/BMP bytes (what the
         REST API delivers from ``{"b64": ...}``), decoded, converted to ``channels`` and
         passed through ``eval_transform(image, image_size, crop_fraction)`` (an alpha
-        channel is dropped);
+        channel is dropped). Each image succeeds or fails on its own, with two more
+        outputs: ``valid`` bool [N] and ``error`` string [N] ("" when valid, else e.g.
+        "empty input"); an invalid image's row has ``class_id`` -1, ``class_name`` "" and
+        ``probabilities`` all 0. Only a batch that is not a 1-D string tensor fails whole;
       * ``predict_pixels(pixels)``: float32 [N, image_size, image_size, channels] in [0, 255].
     The graph needs only TensorFlow to load. The version directory is written under a
     temporary name and renamed, so a watching server never sees a partial export.
