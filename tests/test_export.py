@@ -2,6 +2,7 @@
 TF Serving SavedModel."""
 
 import json
+import platform
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from candle_tf import export
 from candle_tf.data.preprocess import eval_transform, to_channels
+from candle_tf.export.interpreter import ARM_KERNELS, X86_KERNELS
 from candle_tf.export.report import student_cost
 
 SIZE, CHANNELS, NUM_BINARY = 16, 1, 3
@@ -214,7 +216,8 @@ def test_lce_parity_rejects_wrong_shape(model, flatbuffer):
 def test_lce_latency(flatbuffer):
     latency = export.lce_latency_ms(flatbuffer, (SIZE, SIZE, CHANNELS), runs=3)
     assert latency["runs"] == 3 and 0 < latency["median_ms"] < 1e3 and latency["mean_ms"] > 0
-    assert "reference" in latency["kernels"] or "ARM" in latency["kernels"]
+    on_x86 = platform.machine().lower() in ("x86_64", "amd64")
+    assert latency["kernels"] == (X86_KERNELS if on_x86 else ARM_KERNELS)
     with pytest.raises(ValueError, match=r"input_shape=\(8, 8, 1\)"):
         export.lce_latency_ms(flatbuffer, (8, 8, 1))
 
