@@ -5,7 +5,7 @@ from typing import Dict, Sequence
 import numpy as np
 import tensorflow as tf
 
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.split import Split
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.metrics import long_tailed_report

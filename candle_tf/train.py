@@ -18,7 +18,8 @@ from absl import app, flags
 
 from candle_tf import app_flags, builders, distribute, evaluate
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.registry import DATASETS, known_dataset
 from candle_tf.models.students import check_student, logits_model
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.teacher import CALIBRATION_BN, check_backbone, reference_view

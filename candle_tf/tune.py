@@ -30,7 +30,7 @@ from absl import app, flags
 
 from candle_tf import app_flags, builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.search_space import trial_config
 from candle_tf.train import prepare, teacher_stages  # its import defines the RunConfig flags

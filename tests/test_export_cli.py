@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset, load_dataset
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.data.preprocess import eval_transform
 from candle_tf.data.split import Split
 from candle_tf.export.interpreter import X86_KERNELS

@@ -9,7 +9,7 @@ import sys
 
 from absl import app, flags
 
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.data.stats import plot_counts, statistics
 
 flags.DEFINE_string("dataset", "fashion_mnist_lt", "Registered name, folder:PATH or "

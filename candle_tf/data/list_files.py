@@ -2,12 +2,17 @@
 
 Paths are resolved under a data root. ImageNet's validation images come in two layouts:
 ``val/<wnid>/<file>`` (as the lists name them) and flat ``val/<file>``; both are found.
+Two loaders use them: the registered list-file benchmarks and ``list:TRAIN,TEST``.
 """
 
 import os
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
+
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.protocols import VAL_PER_CLASS, natively_long_tailed
+from candle_tf.data.split import Split
 
 MISSING_SHOWN = 5
 
@@ -65,3 +70,63 @@ def resolve_all(root: str, relatives: List[str], source: str) -> np.ndarray:
             f"{root} (first: {shown}). Pass --data_root=DIR where the list's relative paths "
             f"exist, or finish extracting the images.")
     return np.asarray(resolved)
+
+
+def class_names_from_paths(paths, labels, num_classes: int) -> Tuple[str, ...]:
+    """Each label's name: the parent folder of its first listed image."""
+    names = [f"class_{label}" for label in range(num_classes)]
+    seen = set()
+    for path, label in zip(paths, labels):
+        if label not in seen:
+            seen.add(label)
+            names[label] = os.path.basename(os.path.dirname(path)) or names[label]
+    return tuple(names)
+
+
+def from_lists(name: str, train_list: str, val_list: Optional[str], test_list: str,
+               image_root: str, num_classes: Optional[int], seed: int,
+               images_per_class: int) -> LongTailedDataset:
+    """A data set from list files (``<relative path> <label>`` per line)."""
+    parsed = {split: parse_list_file(path) for split, path in
+              (("train", train_list), ("val", val_list), ("test", test_list)) if path}
+    num_classes = num_classes or int(parsed["train"][1].max()) + 1
+    splits = {}
+    for split, (relatives, labels) in parsed.items():
+        source = {"train": train_list, "val": val_list, "test": test_list}[split]
+        check_labels(labels, num_classes, source)
+        splits[split] = Split(None, labels, resolve_all(image_root, relatives, source))
+    names = class_names_from_paths(parsed["train"][0], parsed["train"][1], num_classes)
+    return natively_long_tailed(name, splits["train"], splits.get("val"), splits["test"], names,
+                                3, seed, images_per_class)
+
+
+def list_file_loader(train: str, val: Optional[str], test: str,
+                     num_classes: int) -> Callable[..., LongTailedDataset]:
+    """Loader of a published list-file benchmark; lists and images under --data_dir."""
+
+    def load(name, data_dir, imbalance_ratio, seed, images_per_class,
+             pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+        # Natively long-tailed: nothing to pretrain on, and the published val list (or a
+        # hold-out of the training split) is the validation split.
+        if not data_dir:
+            raise ValueError(f"--dataset={name} reads {train} and its images from "
+                             "--data_dir=DIR (the folder the list's relative paths start "
+                             "from, holding the list files too).")
+        lists = [os.path.join(data_dir, f) if f else None for f in (train, val, test)]
+        return from_lists(name, *lists, data_dir, num_classes, seed, images_per_class)
+
+    return load
+
+
+def load_lists(name: str, spec: str, data_dir: str, seed: int,
+               images_per_class: int) -> LongTailedDataset:
+    """``list:TRAIN,TEST`` or ``list:TRAIN,VAL,TEST``; images under --data_dir or the
+    train list's folder."""
+    files = spec.split(",")
+    if len(files) not in (2, 3):
+        raise ValueError(f"--dataset=list:{spec}: give list:TRAIN.txt,TEST.txt or "
+                         "list:TRAIN.txt,VAL.txt,TEST.txt.")
+    train, test = files[0], files[-1]
+    val = files[1] if len(files) == 3 else None
+    root = data_dir or os.path.dirname(os.path.abspath(train))
+    return from_lists(name, train, val, test, root, None, seed, images_per_class)

@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from candle_tf.data.datasets import LongTailedDataset  # noqa: E402
+from candle_tf.data.dataset import LongTailedDataset  # noqa: E402
 from candle_tf.metrics import shot_groups  # noqa: E402
 
 

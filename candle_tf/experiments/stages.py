@@ -13,7 +13,7 @@ import numpy as np
 
 from candle_tf import builders, evaluate
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.models.students import logits_model
 from candle_tf.stages import calibration

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.losses import LabelAwareSmoothing
 from candle_tf.models.teacher import encoder_of

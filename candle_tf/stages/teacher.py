@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,

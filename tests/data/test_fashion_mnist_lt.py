@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from candle_tf.data import fashion_mnist
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from candle_tf.data import list_files
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.data.lt_protocol import frequency_order
 from candle_tf.metrics import shot_groups
 
