@@ -6,7 +6,7 @@ Two loaders use them: the registered list-file benchmarks and ``list:TRAIN,TEST`
 """
 
 import os
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -17,12 +17,21 @@ from candle_tf.data.split import Split
 MISSING_SHOWN = 5
 
 
-def parse_list_file(path: str) -> Tuple[List[str], np.ndarray]:
-    """(relative paths, integer labels) of a list file; malformed lines are errors."""
+class Listing(NamedTuple):
+    """A parsed list file: relative paths, integer labels, and the 1-based line number of
+    each entry in the file (blank lines are skipped, so entries and lines differ)."""
+
+    paths: List[str]
+    labels: np.ndarray
+    lines: np.ndarray
+
+
+def parse_list_file(path: str) -> Listing:
+    """The entries of a list file; malformed lines are errors naming the file's line."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"List file {path} does not exist; pass the right path "
                                 "(e.g. --data_root=DIR holding Places_LT_train.txt).")
-    paths, labels = [], []
+    paths, labels, lines = [], [], []
     with open(path) as handle:
         for number, line in enumerate(handle, 1):
             fields = line.split()
@@ -33,16 +42,20 @@ def parse_list_file(path: str) -> Tuple[List[str], np.ndarray]:
                                  f"label>', got {line.strip()!r}.")
             paths.append(fields[0])
             labels.append(int(fields[1]))
+            lines.append(number)
     if not paths:
         raise ValueError(f"List file {path} names no images.")
-    return paths, np.asarray(labels, dtype=np.int64)
+    return Listing(paths, np.asarray(labels, dtype=np.int64), np.asarray(lines, dtype=np.int64))
 
 
-def check_labels(labels: np.ndarray, num_classes: int, source: str) -> None:
-    """Every label in [0, num_classes); names the first bad line otherwise."""
+def check_labels(labels: np.ndarray, num_classes: int, source: str,
+                 lines: Optional[np.ndarray] = None) -> None:
+    """Every label in [0, num_classes); names the first bad line otherwise (``lines``: each
+    label's line in ``source``, from its Listing; without it, the label's position + 1)."""
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if len(bad):
-        raise ValueError(f"{source}:{bad[0] + 1}: label {labels[bad[0]]} is outside "
+        line = lines[bad[0]] if lines is not None else bad[0] + 1
+        raise ValueError(f"{source}:{line}: label {labels[bad[0]]} is outside "
                          f"[0, {num_classes}) ({len(bad)} such lines); fix the list file.")
 
 
@@ -89,13 +102,14 @@ def from_lists(name: str, train_list: str, val_list: Optional[str], test_list: s
     """A data set from list files (``<relative path> <label>`` per line)."""
     parsed = {split: parse_list_file(path) for split, path in
               (("train", train_list), ("val", val_list), ("test", test_list)) if path}
-    num_classes = num_classes or int(parsed["train"][1].max()) + 1
+    num_classes = num_classes or int(parsed["train"].labels.max()) + 1
     splits = {}
-    for split, (relatives, labels) in parsed.items():
+    for split, listing in parsed.items():
         source = {"train": train_list, "val": val_list, "test": test_list}[split]
-        check_labels(labels, num_classes, source)
-        splits[split] = Split(None, labels, resolve_all(image_root, relatives, source))
-    names = class_names_from_paths(parsed["train"][0], parsed["train"][1], num_classes)
+        check_labels(listing.labels, num_classes, source, listing.lines)
+        splits[split] = Split(None, listing.labels,
+                              resolve_all(image_root, listing.paths, source))
+    names = class_names_from_paths(parsed["train"].paths, parsed["train"].labels, num_classes)
     return natively_long_tailed(name, splits["train"], splits.get("val"), splits["test"], names,
                                 3, seed, images_per_class)
 

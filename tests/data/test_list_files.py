@@ -36,9 +36,9 @@ def write_image(path, value=128, size=12, kind="png"):
 
 
 def test_places_lt_lists_have_the_published_counts(lists):
-    _, train = list_files.parse_list_file(os.path.join(lists, "Places_LT_train.txt"))
-    _, val = list_files.parse_list_file(os.path.join(lists, "Places_LT_val.txt"))
-    _, test = list_files.parse_list_file(os.path.join(lists, "Places_LT_test.txt"))
+    train = list_files.parse_list_file(os.path.join(lists, "Places_LT_train.txt")).labels
+    val = list_files.parse_list_file(os.path.join(lists, "Places_LT_val.txt")).labels
+    test = list_files.parse_list_file(os.path.join(lists, "Places_LT_test.txt")).labels
     counts = np.bincount(train, minlength=365)
     assert len(train) == 62500 and counts.max() == 4980 and counts.min() == 5
     assert {k: len(v) for k, v in shot_groups(counts).items()} == {
@@ -50,14 +50,14 @@ def test_places_lt_lists_have_the_published_counts(lists):
 
 
 def test_imagenet_lt_lists_have_the_published_counts(lists):
-    _, val = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_val.txt"))
-    _, test = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt"))
+    val = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_val.txt")).labels
+    test = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt")).labels
     assert np.bincount(val).tolist() == [20] * 1000
     assert np.bincount(test).tolist() == [50] * 1000
 
 
 def test_imagenet_nested_and_flat_val_layouts_resolve(lists, tmp_path):
-    relatives, _ = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt"))
+    relatives = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt")).paths
     sample = relatives[::5000]  # 10 listed paths, val/<wnid>/<file>
     for i, relative in enumerate(sample):
         wnid_free = os.path.join("val", os.path.basename(relative))
@@ -116,6 +116,26 @@ def test_list_errors_name_the_file_line_and_fix(tmp_path):
     (tmp_path / "broken.txt").write_text("a/x.png zero\n")
     with pytest.raises(ValueError, match="broken.txt:1: expected"):
         list_files.parse_list_file(str(tmp_path / "broken.txt"))
+
+
+def test_errors_name_the_line_of_the_file_after_blank_lines(tmp_path):
+    write_image(str(tmp_path / "a" / "x.png"))
+    write_image(str(tmp_path / "b" / "y.png"))
+    # 12 entries, 2 blank lines, then the bad entry on the file's line 15.
+    good = "".join(f"{'a/x.png 0' if i % 2 else 'b/y.png 1'}\n" for i in range(12))
+    (tmp_path / "train.txt").write_text(good + "\n\n" + "a/x.png 0\n")
+    (tmp_path / "test.txt").write_text(good + "\n  \n" + "a/x.png 7\n" + "b/y.png 1\n")
+    listing = list_files.parse_list_file(str(tmp_path / "test.txt"))
+    assert listing.lines[-3:].tolist() == [12, 15, 16] and len(listing.paths) == 14
+    with pytest.raises(ValueError, match=r"test.txt:15: label 7 is outside \[0, 2\) \(1 such"):
+        load_dataset(f"list:{tmp_path / 'train.txt'},{tmp_path / 'test.txt'}")
+    (tmp_path / "test.txt").write_text(good + "\n\n" + "a/x.png seven\n")
+    with pytest.raises(ValueError, match=r"test.txt:15: expected '<relative path> <integer"):
+        load_dataset(f"list:{tmp_path / 'train.txt'},{tmp_path / 'test.txt'}")
+    (tmp_path / "test.txt").write_text(good)
+    (tmp_path / "train.txt").write_text(good + "\n\n" + "a/x.png -1\n")
+    with pytest.raises(ValueError, match=r"train.txt:15: label -1 is outside"):
+        load_dataset(f"list:{tmp_path / 'train.txt'},{tmp_path / 'test.txt'}")
 
 
 def test_image_folder_dataset(tmp_path):
