@@ -13,10 +13,47 @@ import numpy as np
 from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.image_files import drop_unreadable
 from candle_tf.data.lt_protocol import (balanced_subset, draw_long_tailed, frequency_order,
-                                        relabel)
+                                        long_tailed_counts, relabel)
 from candle_tf.data.split import Split
 
 VAL_PER_CLASS = 20
+NATIVE_FIX = "add readable images of it or remove the class"
+
+
+def refuse_untrained_classes(name: str, counts: np.ndarray, class_names: Tuple[str, ...],
+                             fix: str) -> None:
+    """A ValueError naming the first class with no training image, and ``fix``.
+
+    Derived and natively long-tailed sets refuse such a class the same way: it could be
+    neither learnt nor calibrated, and its test images would count as certain misses.
+    """
+    empty = np.flatnonzero(np.asarray(counts) == 0)
+    if len(empty):
+        c = int(empty[0])
+        raise ValueError(f"{name}: {len(empty)} class(es) have no training image, "
+                         f"e.g. {class_names[c]!r} (label {c}); {fix}.")
+
+
+def _profile_fix(num_classes: int, imbalance_ratio: float, n_max: int, capped: bool) -> str:
+    """What to change when the LT profile gives a class 0 images: the smallest n_max (the
+    --images_per_class cap, when it sets n_max) or the largest ratio that give it one."""
+    def enough(top, ratio):
+        return long_tailed_counts(top, num_classes, ratio)[-1] >= 1
+
+    profile = (f"the long-tailed profile gives the rarest class int({n_max} / "
+               f"{imbalance_ratio:g}) = 0 images (n_max = {n_max}"
+               + (", the --images_per_class cap)" if capped else ")"))
+    fixes = []
+    if capped:
+        need = int(np.ceil(imbalance_ratio))
+        while not enough(need, imbalance_ratio):
+            need += 1
+        fixes.append(f"raise --images_per_class to at least {need}")
+    ratio = float(n_max)
+    while ratio > 1 and not enough(n_max, ratio):
+        ratio = np.nextafter(ratio, 0.0)
+    fixes.append(f"lower --imbalance_ratio to at most {ratio:g}")
+    return f"{profile}: {' or '.join(fixes)}"
 
 
 def cap_per_class(split: Split, per_class: int, seed: int) -> Split:
@@ -70,6 +107,8 @@ def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple
     (fewer than that number + 1) is a ValueError.
     ``source_train`` (teacher pretraining) is the original capped at
     ``pretrain_images_per_class``, or at ``images_per_class`` when that is 0.
+    A class the draw leaves without a training image (the cap or the ratio too small for
+    the profile) is a ValueError naming it and the fix, as in natively_long_tailed.
     """
     original = source
     source = cap_per_class(source, images_per_class, seed)
@@ -81,6 +120,16 @@ def derive_long_tailed(name: str, source: Split, test: Split, class_names: Tuple
     num_classes = len(class_names)
     draw = draw_long_tailed(source.labels, num_classes, imbalance_ratio, seed, n_max)
     order = draw.class_order
+    available = np.bincount(source.labels, minlength=num_classes)[order]
+    if available.min() == 0:
+        refuse_untrained_classes(name, available, tuple(class_names[c] for c in order),
+                                 "its balanced source split holds no image of it")
+    used_n_max = int(n_max or available[0])
+    refuse_untrained_classes(
+        name, np.bincount(draw.labels, minlength=num_classes),
+        tuple(class_names[c] for c in order),
+        _profile_fix(num_classes, imbalance_ratio, used_n_max,
+                     bool(images_per_class) and used_n_max == images_per_class))
     return LongTailedDataset(
         name=name, class_names=tuple(class_names[c] for c in order),
         train=source.subset(draw.indices).relabelled(draw.labels),
@@ -121,12 +170,9 @@ def natively_long_tailed(name: str, train: Split, val: Optional[Split], test: Sp
             split, skipped[split_name] = drop_unreadable(split, channels,
                                                          f"{name} {split_name}")
         splits[split_name] = split
-    counts = np.bincount(splits["train"].labels, minlength=len(class_names))
-    if (counts == 0).any():
-        empty = np.flatnonzero(counts == 0)
-        raise ValueError(f"{name}: {len(empty)} class(es) have no (readable) training image, "
-                         f"e.g. {class_names[empty[0]]!r} (label {empty[0]}); add images or "
-                         "remove the class.")
+    refuse_untrained_classes(name, np.bincount(splits["train"].labels,
+                                               minlength=len(class_names)),
+                             class_names, NATIVE_FIX)
     if splits["val"] is None:
         splits["train"], splits["val"] = hold_out_validation(splits["train"], seed)
     order = frequency_order(splits["train"].labels, len(class_names))
