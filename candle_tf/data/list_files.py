@@ -1,11 +1,15 @@
 """List files in the ImageNet-LT / Places-LT / iNaturalist format: ``<relative path> <label>``.
 
-Paths are resolved under a data root. ImageNet's validation images come in two layouts:
-``val/<wnid>/<file>`` (as the lists name them) and flat ``val/<file>``; both are found.
-Two loaders use them: the registered list-file benchmarks and ``list:TRAIN,TEST``.
+A list may be gzipped (``.txt.gz``). Paths are resolved under a data root. ImageNet's
+validation images come in two layouts: ``val/<wnid>/<file>`` (as the lists name them) and
+flat ``val/<file>``; both are found. Two loaders use them: the registered list-file
+benchmarks (``PublishedLists``; Places-LT's lists ship with candle_tf in ``lists/``) and
+``list:TRAIN,TEST``.
 """
 
+import gzip
 import os
+from dataclasses import dataclass
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -15,6 +19,8 @@ from candle_tf.data.protocols import VAL_PER_CLASS, natively_long_tailed
 from candle_tf.data.split import Split
 
 MISSING_SHOWN = 5
+# The published lists that ship with candle_tf, gzipped (package data).
+LISTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lists")
 
 
 class Listing(NamedTuple):
@@ -32,7 +38,7 @@ def parse_list_file(path: str) -> Listing:
         raise FileNotFoundError(f"List file {path} does not exist; pass the right path "
                                 "(e.g. --data_root=DIR holding Places_LT_train.txt).")
     paths, labels, lines = [], [], []
-    with open(path) as handle:
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as handle:
         for number, line in enumerate(handle, 1):
             fields = line.split()
             if not fields:
@@ -114,22 +120,61 @@ def from_lists(name: str, train_list: str, val_list: Optional[str], test_list: s
                                 3, seed, images_per_class)
 
 
-def list_file_loader(train: str, val: Optional[str], test: str,
-                     num_classes: int) -> Callable[..., LongTailedDataset]:
-    """Loader of a published list-file benchmark; lists and images under --data_dir."""
+@dataclass(frozen=True)
+class PublishedLists:
+    """The registry's loader of a published list-file benchmark (Places-LT, ImageNet-LT,
+    iNaturalist): its list files by name (``val`` None: a hold-out of the training split
+    is the validation split) and its number of classes.
 
-    def load(name, data_dir, imbalance_ratio, seed, images_per_class,
-             pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+    Each list is read from --data_dir (``NAME`` or ``NAME.gz``), else from the copy that
+    ships with candle_tf (``lists/NAME.gz``); the images from under --data_dir.
+    """
+
+    train: str
+    val: Optional[str]
+    test: str
+    num_classes: int
+
+    @property
+    def files(self) -> Tuple[str, ...]:
+        return tuple(f for f in (self.train, self.val, self.test) if f)
+
+    def find(self, filename: str, data_dir: str = "") -> Optional[str]:
+        """Where ``filename`` is read from: --data_dir, plain or gzipped, else the shipped
+        copy; None if nowhere."""
+        places = [os.path.join(data_dir, filename), os.path.join(data_dir, filename + ".gz")]
+        for path in (places if data_dir else []) + [shipped_list(filename)]:
+            if os.path.exists(path):
+                return path
+        return None
+
+    def __call__(self, name, data_dir, imbalance_ratio, seed, images_per_class,
+                 pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
         # Natively long-tailed: nothing to pretrain on, and the published val list (or a
         # hold-out of the training split) is the validation split.
         if not data_dir:
-            raise ValueError(f"--dataset={name} reads {train} and its images from "
-                             "--data_dir=DIR (the folder the list's relative paths start "
-                             "from, holding the list files too).")
-        lists = [os.path.join(data_dir, f) if f else None for f in (train, val, test)]
-        return from_lists(name, *lists, data_dir, num_classes, seed, images_per_class)
+            raise ValueError(f"--dataset={name} reads its images from --data_dir=DIR (the "
+                             f"folder the relative paths of {self.train} start from; the "
+                             "list files may be there too).")
+        found = {f: self.find(f, data_dir) for f in self.files}
+        missing = [f for f, path in found.items() if path is None]
+        if missing:
+            raise FileNotFoundError(
+                f"--dataset={name}: {', '.join(missing)} not found in --data_dir={data_dir} "
+                "(as .txt or .txt.gz), and candle_tf ships no copy; put the published "
+                "list files there (README: \"The paper's benchmarks and your own data\").")
+        shipped = [f for f, path in found.items() if path.startswith(LISTS_DIR)]
+        if shipped:
+            print(f"{name}: {', '.join(shipped)}: the published list(s) shipped with "
+                  f"candle_tf ({LISTS_DIR}); a copy in --data_dir would be read instead.",
+                  flush=True)
+        lists = [found[f] if f else None for f in (self.train, self.val, self.test)]
+        return from_lists(name, *lists, data_dir, self.num_classes, seed, images_per_class)
 
-    return load
+
+def shipped_list(filename: str) -> str:
+    """The path of the gzipped copy of ``filename`` shipped with candle_tf (may not exist)."""
+    return os.path.join(LISTS_DIR, filename + ".gz")
 
 
 def load_lists(name: str, spec: str, data_dir: str, seed: int,

@@ -11,7 +11,7 @@ from typing import Callable, Dict, Optional, Tuple
 from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.fashion_mnist import load_fashion_mnist_lt
 from candle_tf.data.image_folder import derived_folder_loader, load_folder
-from candle_tf.data.list_files import list_file_loader, load_lists
+from candle_tf.data.list_files import PublishedLists, load_lists
 from candle_tf.data.protocols import VAL_PER_CLASS
 from candle_tf.data.tfds_source import mean_per_class, second_largest, tfds_loader
 
@@ -62,17 +62,17 @@ DATASETS: Dict[str, DatasetSpec] = {
         loader=derived_folder_loader, rank_ranges=((0, 7), (7, 14), (14, 24)),
         description="Fruits-360-LT, 24-class subset (image folders: not in TFDS)"),
     "places_lt": DatasetSpec(
-        loader=list_file_loader("Places_LT_train.txt", "Places_LT_val.txt",
-                                "Places_LT_test.txt", 365),
+        loader=PublishedLists("Places_LT_train.txt", "Places_LT_val.txt",
+                              "Places_LT_test.txt", 365),
         rank_ranges=None, description="Places-LT (Liu et al. 2019 list files)"),
     "imagenet_lt": DatasetSpec(
-        loader=list_file_loader("ImageNet_LT_train.txt", "ImageNet_LT_val.txt",
-                                "ImageNet_LT_test.txt", 1000),
+        loader=PublishedLists("ImageNet_LT_train.txt", "ImageNet_LT_val.txt",
+                              "ImageNet_LT_test.txt", 1000),
         rank_ranges=((0, 390), (390, 835), (835, 1000)),
         description="ImageNet-LT (Liu et al. 2019 list files)"),
     "inat2018": DatasetSpec(
-        loader=list_file_loader("iNaturalist18_train.txt", None, "iNaturalist18_val.txt",
-                                8142),
+        loader=PublishedLists("iNaturalist18_train.txt", None, "iNaturalist18_val.txt",
+                              8142),
         rank_ranges=((0, 842), (842, 4543), (4543, 8142)),
         description="iNaturalist 2018 (natively long-tailed; its val list is the test set)"),
 }

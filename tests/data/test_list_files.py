@@ -15,7 +15,7 @@ from candle_tf.metrics import shot_groups
 from tests.data.test_fashion_mnist_lt import UNTRAINED
 
 # The published Places-LT / ImageNet-LT lists (facebookresearch/classifier-balancing, data/),
-# gzipped so that the repository carries them.
+# gzipped so that the repository carries them: Places-LT's ship with candle_tf.
 PUBLISHED = os.path.join(os.path.dirname(__file__), "published")
 
 
@@ -23,7 +23,8 @@ PUBLISHED = os.path.join(os.path.dirname(__file__), "published")
 def lists(tmp_path_factory):
     """A folder holding the published list files, unpacked."""
     folder = tmp_path_factory.mktemp("lists")
-    for packed in glob.glob(os.path.join(PUBLISHED, "*.txt.gz")):
+    for packed in glob.glob(os.path.join(PUBLISHED, "*.txt.gz")) + glob.glob(
+            os.path.join(list_files.LISTS_DIR, "*.txt.gz")):
         with gzip.open(packed, "rb") as source:
             (folder / os.path.basename(packed)[:-3]).write_bytes(source.read())
     return str(folder)
@@ -48,6 +49,17 @@ def test_places_lt_lists_have_the_published_counts(lists):
     assert np.bincount(test).tolist() == [100] * 365
     order = frequency_order(train, 365)
     assert counts[order[0]] == 4980 and (np.diff(counts[order]) <= 0).all()
+
+
+def test_gzipped_lists_read_as_the_plain_ones(lists):
+    for name in ("Places_LT_val.txt", "ImageNet_LT_val.txt"):
+        packed = glob.glob(os.path.join(PUBLISHED, name + ".gz")) or [
+            list_files.shipped_list(name)]
+        plain = list_files.parse_list_file(os.path.join(lists, name))
+        gzipped = list_files.parse_list_file(packed[0])
+        assert gzipped.paths == plain.paths and len(plain.paths) > 7000
+        assert np.array_equal(gzipped.labels, plain.labels)
+        assert np.array_equal(gzipped.lines, plain.lines)
 
 
 def test_imagenet_lt_lists_have_the_published_counts(lists):
