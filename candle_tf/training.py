@@ -99,7 +99,7 @@ def _read_json(path: str) -> Optional[dict]:
 def _write_json_atomically(path: str, data: dict) -> None:
     temporary = path + ".tmp"
     with open(temporary, "w") as handle:
-        json.dump(data, handle, indent=2)
+        json.dump(data, handle, indent=2, allow_nan=False)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -107,7 +107,8 @@ def _write_json_atomically(path: str, data: dict) -> None:
 
 def _epoch_record(epoch: int, monitor: str, value: float, logs: dict) -> dict:
     return {"epoch": epoch + 1, "value": value, "monitor": monitor,
-            "logs": {k: float(v) for k, v in logs.items() if k.startswith("val_")}}
+            "logs": {k: float(v) if math.isfinite(float(v)) else None  # JSON has no NaN
+                     for k, v in logs.items() if k.startswith("val_")}}
 
 
 class KeepBestWeights(tf.keras.callbacks.Callback):

@@ -16,7 +16,10 @@ class LongTailedDataset:
     the balanced original training split, used only to pretrain an offline teacher (None
     for natively long-tailed sets). ``skipped`` counts unreadable images per split.
     ``rank_ranges`` is the many/medium/few split by rank used when the count rule leaves
-    a group empty.
+    a group empty. ``published_counts`` (natively long-tailed sets): training images per
+    class as the list file or folder has them, before --images_per_class and skipped
+    files, by label; the many/medium/few groups are defined on them (``group_counts``), so
+    a capped smoke run reports the groups of the full run.
     """
 
     name: str
@@ -28,6 +31,7 @@ class LongTailedDataset:
     rank_ranges: Optional[Tuple[Tuple[int, int], ...]] = None
     channels: int = 0
     skipped: Optional[Dict[str, int]] = None
+    published_counts: Optional[np.ndarray] = None
 
     def __post_init__(self):
         if not self.channels:
@@ -40,6 +44,14 @@ class LongTailedDataset:
     @property
     def train_counts(self) -> np.ndarray:
         return np.bincount(self.train.labels, minlength=self.num_classes)
+
+    @property
+    def group_counts(self) -> np.ndarray:
+        """Training images per class that define many / medium / few: the published
+        counts of a natively long-tailed set, else the training split's."""
+        if self.published_counts is not None:
+            return np.asarray(self.published_counts)
+        return self.train_counts
 
     @property
     def image_shape(self) -> Tuple[Optional[int], Optional[int], int]:

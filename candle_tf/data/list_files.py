@@ -10,7 +10,7 @@ benchmarks (``PublishedLists``; Places-LT's lists ship with candle_tf in ``lists
 import gzip
 import os
 from dataclasses import dataclass
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -102,10 +102,27 @@ def class_names_from_paths(paths, labels, num_classes: int) -> Tuple[str, ...]:
     return tuple(names)
 
 
+def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Positions of the first ``per_class`` entries of every label, in list order
+    (0 = all)."""
+    labels = np.asarray(labels)
+    if not per_class:
+        return np.arange(len(labels))
+    order = np.argsort(labels, kind="stable")
+    ranked = labels[order]
+    within = np.arange(len(labels)) - np.searchsorted(ranked, ranked, side="left")
+    return np.sort(order[within < per_class])
+
+
 def from_lists(name: str, train_list: str, val_list: Optional[str], test_list: str,
                image_root: str, num_classes: Optional[int], seed: int,
                images_per_class: int) -> LongTailedDataset:
-    """A data set from list files (``<relative path> <label>`` per line)."""
+    """A data set from list files (``<relative path> <label>`` per line).
+
+    An ``images_per_class`` cap keeps the first that many listed images of every class
+    in each list, so only those need to exist under ``image_root``. The many / medium /
+    few groups come from the whole training list's class counts.
+    """
     parsed = {split: parse_list_file(path) for split, path in
               (("train", train_list), ("val", val_list), ("test", test_list)) if path}
     num_classes = num_classes or int(parsed["train"].labels.max()) + 1
@@ -113,11 +130,13 @@ def from_lists(name: str, train_list: str, val_list: Optional[str], test_list: s
     for split, listing in parsed.items():
         source = {"train": train_list, "val": val_list, "test": test_list}[split]
         check_labels(listing.labels, num_classes, source, listing.lines)
-        splits[split] = Split(None, listing.labels,
-                              resolve_all(image_root, listing.paths, source))
+        keep = first_per_class(listing.labels, images_per_class)
+        splits[split] = Split(None, listing.labels[keep], resolve_all(
+            image_root, [listing.paths[i] for i in keep], source))
     names = class_names_from_paths(parsed["train"].paths, parsed["train"].labels, num_classes)
-    return natively_long_tailed(name, splits["train"], splits.get("val"), splits["test"], names,
-                                3, seed, images_per_class)
+    return natively_long_tailed(
+        name, splits["train"], splits.get("val"), splits["test"], names, 3, seed,
+        published_counts=np.bincount(parsed["train"].labels, minlength=num_classes))
 
 
 @dataclass(frozen=True)

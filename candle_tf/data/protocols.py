@@ -154,12 +154,17 @@ def hold_out_validation(train: Split, seed: int) -> Tuple[Split, Split]:
 
 def natively_long_tailed(name: str, train: Split, val: Optional[Split], test: Split,
                          class_names: Tuple[str, ...], channels: int, seed: int,
-                         images_per_class: int = 0, rank_ranges=None) -> LongTailedDataset:
+                         images_per_class: int = 0, rank_ranges=None,
+                         published_counts: Optional[np.ndarray] = None) -> LongTailedDataset:
     """A data set whose training split is long-tailed as published (lists, folders).
 
     Unreadable files are skipped and counted per split; classes are re-indexed by
-    training frequency; a class with no training image is an error.
+    training frequency; a class with no training image is an error. The many / medium /
+    few groups come from ``published_counts`` (by original label; default: ``train``'s
+    counts before the cap and the skipped files), whatever ``images_per_class``.
     """
+    if published_counts is None:
+        published_counts = np.bincount(train.labels, minlength=len(class_names))
     splits = {"train": train, "val": val, "test": test}
     skipped = {}
     for split_name, split in splits.items():
@@ -180,4 +185,5 @@ def natively_long_tailed(name: str, train: Split, val: Optional[Split], test: Sp
     return LongTailedDataset(
         name=name, class_names=tuple(class_names[c] for c in order), train=ranked["train"],
         val=ranked["val"], test=ranked["test"], source_train=None, rank_ranges=rank_ranges,
-        channels=channels, skipped=skipped)
+        channels=channels, skipped=skipped,
+        published_counts=np.asarray(published_counts, dtype=np.int64)[order])

@@ -12,7 +12,7 @@ from candle_tf.metrics import shot_groups  # noqa: E402
 def statistics(dataset: LongTailedDataset) -> dict:
     """The numbers ``--stats`` prints."""
     counts = dataset.train_counts
-    groups = shot_groups(counts, dataset.rank_ranges)
+    groups = shot_groups(dataset.group_counts, dataset.rank_ranges)
     return {
         "classes": dataset.num_classes,
         "images": {"train": len(dataset.train), "val": len(dataset.val),

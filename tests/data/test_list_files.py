@@ -9,9 +9,11 @@ import pytest
 import tensorflow as tf
 
 from candle_tf.data import list_files
+from candle_tf.data.stats import statistics
 from candle_tf.data.registry import load_dataset
 from candle_tf.data.lt_protocol import frequency_order
-from candle_tf.metrics import shot_groups
+from candle_tf.metrics import long_tailed_report, shot_groups
+from tests.data.places_lt_sample import lay_places_lt
 from tests.data.test_fashion_mnist_lt import UNTRAINED
 
 # The published Places-LT / ImageNet-LT lists (facebookresearch/classifier-balancing, data/),
@@ -177,3 +179,30 @@ def test_a_class_without_readable_training_images_is_an_error(tmp_path):
     # The same refusal as a derived set's (tests/data/test_fashion_mnist_lt.py).
     assert UNTRAINED.match(str(error.value)).groups() == (
         f"folder:{tmp_path}", "1", "bad", "0", "add readable images of it or remove the class")
+
+
+PLACES_LT_GROUPS = {"many": 131, "medium": 163, "few": 71}
+
+
+def test_capped_places_lt_keeps_the_published_groups(tmp_path, capsys):
+    # Images only for the first 2 listed entries of each class: all a cap of 2 reads. The
+    # lists themselves come from the copies shipped with candle_tf.
+    assert lay_places_lt(str(tmp_path), 2) == {"Places_LT_train.txt": 730,
+                                               "Places_LT_val.txt": 730,
+                                               "Places_LT_test.txt": 730}
+    dataset = load_dataset("places_lt", data_dir=str(tmp_path), images_per_class=2)
+    assert "shipped with candle_tf" in capsys.readouterr().out
+    assert dataset.train_counts.tolist() == [2] * 365 and len(dataset.test) == 730
+    assert dataset.skipped == {"train": 0, "val": 0, "test": 0}
+    # The groups of the published list (4980 ... 5 per class), not of the capped 2 per class.
+    assert statistics(dataset)["many_medium_few"] == PLACES_LT_GROUPS
+    assert dataset.group_counts.sum() == 62500 and dataset.group_counts.max() == 4980
+    report = long_tailed_report(dataset.test.labels, dataset.test.labels, dataset.group_counts,
+                                dataset.rank_ranges)
+    assert report["group_sizes"] == PLACES_LT_GROUPS
+    assert report["many"] == report["medium"] == report["few"] == 1.0
+    # The class names follow the labels: a class's group is that of its published count.
+    train = list_files.parse_list_file(list_files.shipped_list("Places_LT_train.txt"))
+    published = dict(zip(list_files.class_names_from_paths(train.paths, train.labels, 365),
+                         np.bincount(train.labels)))
+    assert [published[n] for n in dataset.class_names] == dataset.group_counts.tolist()
