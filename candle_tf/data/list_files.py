@@ -9,6 +9,7 @@ benchmarks (``PublishedLists``; Places-LT's lists ship with candle_tf in ``lists
 
 import gzip
 import os
+import shutil
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -166,6 +167,27 @@ class PublishedLists:
             if os.path.exists(path):
                 return path
         return None
+
+    def write(self, folder: str, name: str = "") -> List[str]:
+        """Writes the shipped lists into ``folder`` as plain text; returns their paths. A
+        list candle_tf does not ship, or a file already in ``folder``, is an error."""
+        missing = [f for f in self.files if not os.path.exists(shipped_list(f))]
+        if missing:
+            raise FileNotFoundError(
+                f"--write_lists: candle_tf ships no copy of {', '.join(missing)} ({name}); "
+                "get them where README's \"The paper's benchmarks and your own data\" says.")
+        targets = [os.path.join(folder, f) for f in self.files]
+        existing = [t for t in targets if os.path.exists(t)]
+        if existing:
+            raise FileExistsError(f"--write_lists: {', '.join(existing)} already there; "
+                                  "remove or move it, or pick another folder.")
+        os.makedirs(folder, exist_ok=True)
+        for filename, target in zip(self.files, targets):
+            with gzip.open(shipped_list(filename), "rb") as source, \
+                    open(target + ".partial", "wb") as handle:
+                shutil.copyfileobj(source, handle)
+            os.replace(target + ".partial", target)
+        return targets
 
     def __call__(self, name, data_dir, imbalance_ratio, seed, images_per_class,
                  pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
