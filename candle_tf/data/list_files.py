@@ -39,17 +39,21 @@ def parse_list_file(path: str) -> Listing:
         raise FileNotFoundError(f"List file {path} does not exist; pass the right path "
                                 "(e.g. --data_root=DIR holding Places_LT_train.txt).")
     paths, labels, lines = [], [], []
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise ValueError(f"{path}:{number}: expected '<relative path> <integer "
-                                 f"label>', got {line.strip()!r}.")
-            paths.append(fields[0])
-            labels.append(int(fields[1]))
-            lines.append(number)
+    try:
+        with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as handle:
+            for number, line in enumerate(handle, 1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                    raise ValueError(f"{path}:{number}: expected '<relative path> <integer "
+                                     f"label>', got {line.strip()!r}.")
+                paths.append(fields[0])
+                labels.append(int(fields[1]))
+                lines.append(number)
+    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a text list file ({error}); a gzipped list must be "
+                         "a whole .txt.gz file, any other list plain text.") from error
     if not paths:
         raise ValueError(f"List file {path} names no images.")
     return Listing(paths, np.asarray(labels, dtype=np.int64), np.asarray(lines, dtype=np.int64))

@@ -64,6 +64,17 @@ def test_gzipped_lists_read_as_the_plain_ones(lists):
         assert np.array_equal(gzipped.lines, plain.lines)
 
 
+def test_a_broken_gzipped_list_is_a_clear_error(tmp_path):
+    packed = tmp_path / "train.txt.gz"
+    with open(list_files.shipped_list("Places_LT_val.txt"), "rb") as handle:
+        packed.write_bytes(handle.read()[:5000])  # cut short
+    with pytest.raises(ValueError, match="train.txt.gz is not a text list file"):
+        list_files.parse_list_file(str(packed))
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00 1\n")
+    with pytest.raises(ValueError, match="binary.txt is not a text list file"):
+        list_files.parse_list_file(str(tmp_path / "binary.txt"))
+
+
 def test_imagenet_lt_lists_have_the_published_counts(lists):
     val = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_val.txt")).labels
     test = list_files.parse_list_file(os.path.join(lists, "ImageNet_LT_test.txt")).labels
