@@ -106,7 +106,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     from candle_tf import builders
     from candle_tf.config import RunConfig
-    from candle_tf.data.datasets import load_dataset
+    from candle_tf.data.registry import load_dataset
     from candle_tf.data.pipeline import steps_per_epoch, training_dataset
 
     teacher_sizes = resolutions(args.single if args.measure == "single" else args.multi)

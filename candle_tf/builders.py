@@ -7,7 +7,8 @@ from typing import Sequence
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset, load_dataset
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.models.balancer import build_balancer
 from candle_tf.models.connector import build_connector
 from candle_tf.models.students import StudentOptions, build_student

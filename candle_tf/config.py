@@ -19,6 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
 
+from candle_tf.data.registry import registered_names
+
 # The stages a setting can belong to, in run order. A setting of stage S changes the
 # artefacts of S and of every later stage; "data" settings change everything, "run" ones
 # nothing (where and how verbosely to run).
@@ -74,19 +76,23 @@ class RunConfig:
 
     # Data.
     dataset: str = setting(
-        "fashion_mnist_lt", "Data set: a registered name (loads its preset flags/NAME.cfg), "
-        "folder:PATH (one sub-folder per class) or list:TRAIN.txt,TEST.txt (README, \"The "
-        "paper's benchmarks and your own data\").", "data")
+        "fashion_mnist_lt", f"Data set: {registered_names()} (README: \"The paper's "
+        "benchmarks and your own data\"); a registered name loads its preset "
+        "flags/NAME.cfg.", "data")
     data_dir: str = setting(
-        "", "Where the data set's files are (list files and the images their paths start "
-        "from; TFDS's data_dir; empty: the data set's default place). Alias --data_root.",
-        "data")
+        "", "Where the data set's files are: for places_lt, imagenet_lt, inat2018 and list:, "
+        "the folder the lists' image paths start from (the lists are read from here as "
+        "NAME.txt or NAME.txt.gz, else from the copy shipped with candle_tf); TFDS's "
+        "data_dir; fashion_mnist_lt's IDX folder; empty: the data set's default place. "
+        "Alias --data_root.", "data")
     imbalance_ratio: float = setting(
         100.0, "n_max / n_min of the long-tailed training split.", "data", low=1)
     images_per_class: int = setting(
-        0, "Cap every source split at this many images per class before the LT draw, for "
-        "smoke runs (0 = all); the teacher's pretraining split too, unless "
-        "--pretrain_images_per_class.", "data", low=0)
+        0, "Cap every split at this many images per class, for smoke runs (0 = all). "
+        "Derived sets: drawn with --seed before the LT draw (also the teacher's pretraining "
+        "split unless --pretrain_images_per_class). List files: the first N listed of each "
+        "class, so only those must exist. Many/medium/few stay those of the full training "
+        "list.", "data", low=0)
     val_per_class: int = setting(
         20, "Validation images per class, taken (seeded) from the balanced test split of a "
         "derived LT set; the test figures use the rest. Natively LT sets (list files) use "

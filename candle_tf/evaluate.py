@@ -5,7 +5,7 @@ from typing import Dict, Sequence
 import numpy as np
 import tensorflow as tf
 
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.split import Split
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.metrics import long_tailed_report
@@ -28,22 +28,32 @@ def predict(model: tf.keras.Model, split: Split, view_sizes: Dict[str, int],
 
 def evaluate(model: tf.keras.Model, dataset: LongTailedDataset, view_sizes: Dict[str, int],
              batch_size: int, crop_fraction: float = 1.0) -> dict:
-    """The long-tailed report of ``model`` on the test split, plus balanced val top-1."""
+    """The long-tailed report of ``model`` on the test split, plus balanced val top-1.
+
+    Many / medium / few are defined on ``dataset.group_counts`` (a list-file set's
+    published counts, whatever the --images_per_class cap)."""
     report = long_tailed_report(
         dataset.test.labels, predict(model, dataset.test, view_sizes, batch_size, crop_fraction,
                                        dataset.channels),
-        dataset.train_counts, dataset.rank_ranges)
+        dataset.group_counts, dataset.rank_ranges)
     val_predictions = predict(model, dataset.val, view_sizes, batch_size, crop_fraction,
                               dataset.channels)
     report["val_top1"] = float(np.mean(val_predictions == dataset.val.labels))
     return report
 
 
+NO_CLASSES = "– (no classes)"
+
+
 def format_table(reports: Dict[str, dict], columns: Sequence[str] = (
         "top1", "many", "medium", "few")) -> str:
-    """A Markdown table of the reports, one row per model, accuracies in %."""
+    """A Markdown table of the reports, one row per model, accuracies in %; an empty
+    many / medium / few group (None) reads "– (no classes)"."""
+    def cell(value):
+        return NO_CLASSES if value is None else f"{100 * value:.2f}"
+
     header = "| model | " + " | ".join(columns) + " |"
     rule = "|---" * (len(columns) + 1) + "|"
-    rows = [f"| {name} | " + " | ".join(f"{100 * report[c]:.2f}" for c in columns) + " |"
+    rows = [f"| {name} | " + " | ".join(cell(report[c]) for c in columns) + " |"
             for name, report in reports.items()]
     return "\n".join([header, rule] + rows)

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset, steps_per_epoch, training_dataset
 from candle_tf.distribute import backup_dir
 from candle_tf.selection import BEST_DIR, KeepBestWeights, selection_result

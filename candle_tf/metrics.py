@@ -41,16 +41,27 @@ def per_class_accuracy(labels: np.ndarray, predictions: np.ndarray,
         return np.where(totals > 0, hits / totals, np.nan)
 
 
+def group_accuracy(per_class: np.ndarray, ids: np.ndarray) -> Optional[float]:
+    """Mean accuracy of the classes ``ids`` that have test images; None if there are none
+    (an empty group: JSON null, never NaN)."""
+    scored = per_class[ids][~np.isnan(per_class[ids])]
+    return float(scored.mean()) if len(scored) else None
+
+
 def long_tailed_report(labels: np.ndarray, predictions: np.ndarray,
                        train_counts: Sequence[int],
                        rank_ranges: Optional[Tuple[Tuple[int, int], ...]] = None) -> dict:
-    """Top-1, many / medium / few (mean of per-class accuracy in each group), per class."""
+    """Top-1, many / medium / few (mean of per-class accuracy in each group), per class.
+
+    ``train_counts``: the training images per class that define the groups (a data set's
+    ``group_counts``). A group with no class (or no test image) is None.
+    """
     num_classes = len(train_counts)
     per_class = per_class_accuracy(labels, predictions, num_classes)
     groups = shot_groups(train_counts, rank_ranges)
     report = {"top1": float(np.mean(np.asarray(labels) == np.asarray(predictions)))}
     for group, ids in groups.items():
-        report[group] = float(np.nanmean(per_class[ids])) if len(ids) else float("nan")
+        report[group] = group_accuracy(per_class, ids)
     report["group_sizes"] = {group: int(len(ids)) for group, ids in groups.items()}
     report["per_class"] = [None if np.isnan(a) else float(a) for a in per_class]
     return report

@@ -23,7 +23,8 @@ import tensorflow as tf
 
 from candle_tf import builders, distribute
 from candle_tf.config import RunConfig, check_settings
-from candle_tf.data.datasets import DATASETS, LongTailedDataset, known_dataset
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.registry import known_dataset, registered_names
 from candle_tf.evaluate import format_table
 from candle_tf.export import next_version
 from candle_tf.fitting import seed_everything
@@ -95,8 +96,7 @@ def check(config: RunConfig) -> None:
     check_settings(config)
     if not known_dataset(config.dataset):
         raise ValueError(f"Unknown --dataset={config.dataset!r}. Known: "
-                         f"{', '.join(sorted(DATASETS))}, or folder:PATH, "
-                         "list:TRAIN.txt,TEST.txt.")
+                         f"{registered_names()}.")
     check_backbone(config.teacher)
     check_student(config.student, config.student_resolution,
                   builders.student_options(config, binary_weights=not config.two_step))

@@ -3,6 +3,7 @@ the best validation balanced accuracy, resumably, and say which epoch was kept."
 
 import glob
 import json
+import math
 import os
 from typing import Mapping, Optional
 
@@ -34,7 +35,8 @@ def _write_json_atomically(path: str, data: dict) -> None:
 
 def _epoch_record(epoch: int, monitor: str, value: float, logs: dict) -> dict:
     return {"epoch": epoch + 1, "value": value, "monitor": monitor,
-            "logs": {k: float(v) for k, v in logs.items() if k.startswith("val_")}}
+            "logs": {k: float(v) if math.isfinite(float(v)) else None  # JSON has no NaN
+                     for k, v in logs.items() if k.startswith("val_")}}
 
 
 class KeepBestWeights(tf.keras.callbacks.Callback):

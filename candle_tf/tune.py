@@ -30,7 +30,7 @@ from absl import app, flags
 
 from candle_tf import app_flags, builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import StopOnNonFinite, stage_inputs
 from candle_tf.pipeline import Run

@@ -145,11 +145,12 @@ class Workdir:
 
 
 def write_json(path: str, data) -> None:
-    """Writes JSON atomically (a crash never leaves a half-written file); NaN or infinity
-    is refused (it is not JSON: report a missing number as None)."""
+    """Writes JSON atomically (a crash never leaves a half-written file); NaN and
+    infinity, which JSON does not have, are a ValueError (write None instead)."""
+    text = json.dumps(data, indent=2, allow_nan=False)  # before the file: no partial left
     partial = f"{path}.partial"
     with open(partial, "w") as handle:
-        json.dump(data, handle, indent=2, allow_nan=False)
+        handle.write(text)
     os.replace(partial, path)
 
 

@@ -27,7 +27,7 @@ def test_every_flag_has_help():
 
 
 def test_every_registered_data_set_has_a_valid_preset():
-    from candle_tf.data.datasets import DATASETS
+    from candle_tf.data.registry import DATASETS
 
     for name in DATASETS:
         values = fresh_flags([f"--dataset={name}"])

@@ -17,7 +17,7 @@ import pytest
 
 from candle_tf import builders, distribute
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.data.pipeline import steps_per_epoch
 from tests.distribute_workers import tiny_multi_worker_config
 

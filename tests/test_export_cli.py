@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.preprocess import eval_transform
 from candle_tf.data.split import Split
 from candle_tf.export.interpreter import X86_KERNELS

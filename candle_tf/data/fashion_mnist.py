@@ -1,9 +1,13 @@
-"""Fashion-MNIST from the original IDX files (Debian package ``dataset-fashion-mnist``)."""
+"""Fashion-MNIST from the original IDX files (Debian package ``dataset-fashion-mnist``),
+and ``fashion_mnist_lt``: its train split made long-tailed."""
 
 import gzip
 import os
 
 import numpy as np
+
+from candle_tf.data.protocols import VAL_PER_CLASS, derive_long_tailed
+from candle_tf.data.split import Split
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 INSTALL_HINT = "apt-get install -y dataset-fashion-mnist"
@@ -47,3 +51,12 @@ def load_split(split: str, data_dir: str = "") -> tuple:
         raise ValueError(f"{image_file} has {len(images)} images but {label_file} has "
                          f"{len(labels)} labels; reinstall with `{INSTALL_HINT}`.")
     return images, labels
+
+
+def load_fashion_mnist_lt(name, data_dir, imbalance_ratio, seed, images_per_class,
+                          pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+    """The registry's loader: the train split drawn long-tailed, the test split balanced."""
+    return derive_long_tailed(
+        name, Split(*load_split("train", data_dir)), Split(*load_split("test", data_dir)),
+        CLASS_NAMES, imbalance_ratio, seed, images_per_class,
+        pretrain_images_per_class=pretrain_images_per_class, val_per_class=val_per_class)

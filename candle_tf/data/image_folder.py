@@ -1,9 +1,17 @@
-"""Image folders: ``<root>/<class name>/<image>``; classes sorted by name."""
+"""Image folders: ``<root>/<class name>/<image>``; classes sorted by name.
+
+Two loaders use them: ``folder:ROOT`` (a natively long-tailed set of the user's) and the
+registered sets derived from a balanced original kept as folders (``--data_dir``).
+"""
 
 import os
 from typing import Tuple
 
 import numpy as np
+
+from candle_tf.data.dataset import LongTailedDataset
+from candle_tf.data.protocols import VAL_PER_CLASS, derive_long_tailed, natively_long_tailed
+from candle_tf.data.split import Split
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -34,3 +42,31 @@ def scan_image_folder(root: str, class_names: Tuple[str, ...] = ()) -> Tuple[
         raise ValueError(f"{root} holds no images ({', '.join(IMAGE_EXTENSIONS)}) in class "
                          "folders.")
     return np.asarray(paths), np.asarray(labels, dtype=np.int64), names
+
+
+def derived_folder_loader(name, data_dir, imbalance_ratio, seed, images_per_class,
+                          pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+    """An LT set derived from a balanced image folder: --data_dir with train/ and test/."""
+    if not data_dir:
+        raise ValueError(f"--dataset={name} is derived from its balanced original as image "
+                         "folders: pass --data_dir=DIR with DIR/train/<class>/<image> and "
+                         "DIR/test/<class>/<image>.")
+    paths, labels, names = scan_image_folder(os.path.join(data_dir, "train"))
+    test_paths, test_labels, _ = scan_image_folder(os.path.join(data_dir, "test"), names)
+    return derive_long_tailed(name, Split(None, labels, paths),
+                              Split(None, test_labels, test_paths), names, imbalance_ratio,
+                              seed, images_per_class, channels=3,
+                              pretrain_images_per_class=pretrain_images_per_class,
+                              val_per_class=val_per_class)
+
+
+def load_folder(name: str, root: str, seed: int, images_per_class: int) -> LongTailedDataset:
+    """``folder:ROOT`` with ROOT/train/<class>/…, ROOT/test/<class>/… and optional val/."""
+    def folder_split(split: str, names=()):
+        paths, labels, names = scan_image_folder(os.path.join(root, split), names)
+        return Split(None, labels, paths), names
+
+    train, names = folder_split("train")
+    test, _ = folder_split("test", names)
+    val = folder_split("val", names)[0] if os.path.isdir(os.path.join(root, "val")) else None
+    return natively_long_tailed(name, train, val, test, names, 3, seed, images_per_class)

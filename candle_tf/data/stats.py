@@ -5,14 +5,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from candle_tf.data.datasets import LongTailedDataset  # noqa: E402
+from candle_tf.data.dataset import LongTailedDataset  # noqa: E402
 from candle_tf.metrics import shot_groups  # noqa: E402
 
 
 def statistics(dataset: LongTailedDataset) -> dict:
     """The numbers ``--stats`` prints."""
     counts = dataset.train_counts
-    groups = shot_groups(counts, dataset.rank_ranges)
+    groups = shot_groups(dataset.group_counts, dataset.rank_ranges)
     return {
         "classes": dataset.num_classes,
         "images": {"train": len(dataset.train), "val": len(dataset.val),

@@ -1,14 +1,16 @@
-"""Balanced originals from TensorFlow Datasets (TFDS's own download when online).
+"""Balanced originals from TensorFlow Datasets (TFDS's own download when online), and the
+registry's loaders of the LT sets derived from them.
 
 Fixed-size images (CIFAR) are held in memory; others are written once, as the original
 encoded bytes, to ``<data_dir>/candle_files/<name>/<split>/`` and read as image files.
 """
 
 import os
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
+from candle_tf.data.protocols import VAL_PER_CLASS, derive_long_tailed
 from candle_tf.data.split import Split
 
 
@@ -53,3 +55,30 @@ def load_tfds_split(name: str, split: str, data_dir: str = "") -> Tuple[Split, T
         paths.append(path)
         labels.append(int(example["label"]))
     return Split(None, np.asarray(labels, dtype=np.int64), np.asarray(paths)), label_names
+
+
+def second_largest(labels: np.ndarray) -> int:
+    """Stanford Cars' n_max: the second-largest class count."""
+    return int(np.sort(np.bincount(labels))[-2])
+
+
+def mean_per_class(labels: np.ndarray) -> int:
+    """Caltech-101's n_max: N / C."""
+    return len(labels) // len(np.unique(labels))
+
+
+def tfds_loader(tfds_name: str, train_split: str, test_split: str,
+                n_max_rule: Optional[Callable[[np.ndarray], int]] = None):
+    """Loader of an LT set derived from a balanced TFDS original."""
+
+    def load(name, data_dir, imbalance_ratio, seed, images_per_class,
+             pretrain_images_per_class=0, val_per_class=VAL_PER_CLASS):
+        source, names = load_tfds_split(tfds_name, train_split, data_dir)
+        test, _ = load_tfds_split(tfds_name, test_split, data_dir)
+        n_max = n_max_rule(source.labels) if n_max_rule else 0
+        channels = source.images.shape[-1] if source.images is not None else 3
+        return derive_long_tailed(name, source, test, names, imbalance_ratio, seed,
+                                  images_per_class, n_max, channels, pretrain_images_per_class,
+                                  val_per_class)
+
+    return load

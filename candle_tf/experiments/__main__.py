@@ -13,7 +13,7 @@ import os
 from absl import app, flags
 
 from candle_tf import app_flags
-from candle_tf.data.datasets import DATASETS
+from candle_tf.data.registry import DATASETS
 from candle_tf.experiments import grid, report
 from candle_tf.experiments.methods import METHODS
 

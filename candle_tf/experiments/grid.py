@@ -19,7 +19,7 @@ from typing import Sequence
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
                                            single_resolution)
 from candle_tf.fitting import seed_everything

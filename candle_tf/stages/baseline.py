@@ -11,7 +11,7 @@ import numpy as np
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import fit_stage
 from candle_tf.losses import (CrossEntropy, LDAMLoss, LogitAdjustedLoss, balanced_softmax,

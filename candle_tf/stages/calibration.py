@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import cosine_schedule, fit_stage, scaled_learning_rate
 from candle_tf.losses import LabelAwareSmoothing

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import epoch_history, fit_stage
 from candle_tf.models.students import core_network

@@ -5,7 +5,7 @@ import numpy as np
 
 from candle_tf import builders
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.evaluate import evaluate
 from candle_tf.models.heads import classifier_head
 from candle_tf.models.students import logits_model

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from candle_tf import builders, export
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.export.report import REPORT_FILE, float_model_cost, format_report, student_cost
 from candle_tf.models.students import logits_model

@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import LongTailedDataset
+from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import cosine_schedule, fit_stage
 from candle_tf.models.shipped_weights import shipped_weights

@@ -1,10 +1,17 @@
 """The default data set on the real Fashion-MNIST files (Debian's dataset-fashion-mnist)."""
 
+import re
+
 import numpy as np
 import pytest
 
 from candle_tf.data import fashion_mnist
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
+
+
+# How derived and natively long-tailed sets refuse a class without training images.
+UNTRAINED = re.compile(r"(\S+): (\d+) class\(es\) have no training image, e\.g\. '(.+)' "
+                       r"\(label (\d+)\); (.+)\.$")
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +57,20 @@ def test_unknown_name_and_missing_files_have_clear_errors(tmp_path):
         load_dataset("fashion_mnst_lt")
     with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
         fashion_mnist.load_split("train", str(tmp_path))
+
+
+def test_a_cap_that_leaves_classes_without_training_images_is_refused():
+    with pytest.raises(ValueError) as error:  # the profile: 50 ... 1, 0, 0 per class
+        load_dataset("fashion_mnist_lt", imbalance_ratio=100, images_per_class=50, seed=0)
+    name, empty, cls, label, fix = UNTRAINED.match(str(error.value)).groups()
+    assert (name, empty, cls, label) == ("fashion_mnist_lt", "2", "bag", "8")
+    assert fix.endswith("(n_max = 50, the --images_per_class cap): raise --images_per_class "
+                        "to at least 100 or lower --imbalance_ratio to at most 50")
+    # Either fix gives every class an image.
+    for cap, ratio in ((100, 100), (50, 50)):
+        counts = load_dataset("fashion_mnist_lt", imbalance_ratio=ratio, images_per_class=cap,
+                              seed=0).train_counts
+        assert counts.min() == 1 and counts.max() == cap
+    with pytest.raises(ValueError, match=r"int\(6000 / 10000\) = 0 images \(n_max = 6000\): "
+                                         r"lower --imbalance_ratio to at most 6000\.$"):
+        load_dataset("fashion_mnist_lt", imbalance_ratio=10000, seed=0)

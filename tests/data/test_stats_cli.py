@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 from candle_tf.data.stats import statistics
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 
 
 def test_statistics_of_the_default_set():

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
-from candle_tf.data.datasets import derive_long_tailed
+from candle_tf.data.protocols import derive_long_tailed
 from candle_tf.data.lt_protocol import long_tailed_counts
 from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.data.tfds_source import load_tfds_split

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from candle_tf.data import fashion_mnist
-from candle_tf.data.datasets import derive_long_tailed, load_dataset
+from candle_tf.data.protocols import derive_long_tailed
+from candle_tf.data.registry import load_dataset
 from candle_tf.data.lt_protocol import long_tailed_counts
 from candle_tf.data.split import Split
 

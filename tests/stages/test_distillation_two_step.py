@@ -9,7 +9,7 @@ import pytest
 
 from candle_tf import builders, export
 from candle_tf.config import RunConfig
-from candle_tf.data.datasets import load_dataset
+from candle_tf.data.registry import load_dataset
 from candle_tf.models.students import core_network
 from candle_tf.stages import distillation
 from candle_tf.fitting import scaled_learning_rate
