@@ -99,7 +99,7 @@ def run() -> dict:
     else:
         config = dataclasses.replace(
             RunConfig(), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-            teacher=FLAGS.teacher, teacher_weights="pretrain",
+            teacher=FLAGS.teacher, teacher_weights="pretrain", imbalance_ratio=1.0,
             resolutions=(FLAGS.resolution,), pretrain_epochs=FLAGS.epochs,
             pretrain_lr=FLAGS.lr, pretrain_batch_size=FLAGS.batch_size,
             images_per_class=FLAGS.images_per_class, augmentation=FLAGS.augmentation,

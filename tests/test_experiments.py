@@ -1,30 +1,36 @@
 """The experiment harness: a tiny grid end to end, resuming, and the method settings."""
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from candle_tf.config import RunConfig
+from candle_tf.experiments import __main__ as experiments_main
 from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
                                            single_resolution)
 from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paired_differences,
                                          summarise)
+from candle_tf.models.teacher import build_encoder
+from tests.apps import call
 
-TINY = ["--images_per_class=40", "--imbalance_ratio=10", "--teacher_weights=pretrain",
-        "--pretrain_epochs=1", "--calib_epochs=1", "--distill_epochs=1", "--resolutions=32",
-        "--verbose=0", "--seeds=0"]
+# A random encoder file (no pretraining) and a 32-px teacher view: the grid costs less.
+TINY_GRID = ["--images_per_class=40", "--imbalance_ratio=10", "--calib_epochs=1",
+             "--distill_epochs=1", "--resolutions=32", "--verbose=0", "--seeds=0"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def harness(workdir, methods, timeout=900):
-    command = [sys.executable, "-m", "candle_tf.experiments", f"--workdir={workdir}",
-               f"--methods={methods}", *TINY]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+def harness(workdir, methods, encoder):
+    """``python -m candle_tf.experiments`` in-process: (exit code, its output)."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code, _ = call(experiments_main, f"--workdir={workdir}", f"--methods={methods}",
+                       f"--teacher_weights={encoder}", *TINY_GRID)
+    return code, output.getvalue()
 
 
 def done_marker(workdir, method):
@@ -33,14 +39,18 @@ def done_marker(workdir, method):
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
-    workdir = str(tmp_path_factory.mktemp("grid") / "grid")
-    result = harness(workdir, "mislas,candle")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, result
+    root = tmp_path_factory.mktemp("grid")
+    encoder = str(root / "encoder.weights.h5")
+    build_encoder("mobilenet_v2_035", "none").save_weights(encoder)
+    workdir = str(root / "grid")
+    code, out = harness(workdir, "mislas,candle", encoder)
+    assert code == 0
+    return workdir, out, encoder
 
 
+@pytest.mark.slow
 def test_grid_writes_the_table_json_and_plots(grid):
-    workdir, result = grid
+    workdir, out, _ = grid
     report = os.path.join(workdir, "report")
     with open(os.path.join(report, "results.json")) as handle:
         results = json.load(handle)
@@ -61,7 +71,7 @@ def test_grid_writes_the_table_json_and_plots(grid):
     for name in PLOT_FILES.values():
         with open(os.path.join(report, name), "rb") as handle:
             assert handle.read(8) == PNG_MAGIC
-    assert "| candle |" in result.stdout
+    assert "| candle |" in out
     # --select=best_val (the default) reaches every student stage, baselines included.
     for method, stage in (("mislas", "student"), ("mislas", "classifier"),
                           ("candle", "distillation")):
@@ -72,16 +82,17 @@ def test_grid_writes_the_table_json_and_plots(grid):
         assert os.path.exists(os.path.join(stage_dir, "best", "best.json"))
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
-    workdir, _ = grid
+    workdir, _, encoder = grid
     finished = {m: os.path.getmtime(done_marker(workdir, m)) for m in ("mislas", "candle")}
-    result = harness(workdir, "mislas,candle,kd")
-    assert result.returncode == 0, result.stderr[-3000:]
+    code, out = harness(workdir, "mislas,candle,kd", encoder)
+    assert code == 0
     for method in ("mislas", "candle"):
-        assert f"seed 0, {method}: already done, skipped" in result.stdout
+        assert f"seed 0, {method}: already done, skipped" in out
         assert os.path.getmtime(done_marker(workdir, method)) == finished[method]
-    assert "#### seed 0, kd: Plain KD" in result.stdout
-    assert "== stage 0: teacher — already done" in result.stdout
+    assert "#### seed 0, kd: Plain KD" in out
+    assert "== stage 0: teacher — already done" in out
     assert "== stage 1: calibration — already done" in result.stdout
     with open(os.path.join(workdir, "report", "results.json")) as handle:
         assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd"]
@@ -144,8 +155,8 @@ def test_comparison_pairs_candle_with_the_best_baseline_seed_by_seed():
     assert comparison({name: r for name, r in rows.items() if name != "candle"}) == []
 
 
-def test_cli_prints_a_bad_method_and_exits_nonzero(tmp_path):
-    result = harness(str(tmp_path / "grid"), "ce,focal", timeout=300)
-    assert result.returncode == 1
-    assert "error: Unknown --methods focal. Known: ce, cb," in result.stderr
+def test_cli_prints_a_bad_method_and_exits_nonzero(tmp_path, capsys):
+    code, _ = harness(str(tmp_path / "grid"), "ce,focal", "pretrain")
+    assert code == 1
+    assert "error: Unknown --methods focal. Known: ce, cb," in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "grid" / "seed_0")

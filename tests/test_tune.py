@@ -1,29 +1,23 @@
-"""Keras Tuner search over the distillation: the search space reaches the RunConfig, the
-best trial comes back as a flagfile, and a 2-trial search on tiny data gives one that
-``candle_tf.train`` trains."""
+"""Keras Tuner search over the distillation: the search space reaches the RunConfig, and
+a 2-trial search on the tiny run's teacher writes the best trial as a flagfile that
+``candle_tf.train`` reads back as that trial's settings."""
 
 import csv
 import json
 import os
-import subprocess
-import sys
 import time
 
 import keras_tuner as kt
 import pytest
 from absl import flags
 
-from candle_tf import app_flags
+from candle_tf import app_flags, train, tune
 from candle_tf.config import RunConfig
-from candle_tf.models.teacher import build_encoder
+from candle_tf.pipeline import Run
 from candle_tf.search_space import SEARCH_SPACE, trial_config
 from candle_tf.tune import search
-from tests.test_train_cli import TINY
-
-# A teacher encoder file instead of pretraining, and a small teacher view: the search and
-# the training it is checked with cost less. TINY_TUNE also shows that train's flags apply.
-TEACHER = "mobilenet_v2_035"
-TINY_TUNE = [*TINY, f"--teacher={TEACHER}", "--resolutions=32"]
+from tests.apps import call, flag_values
+from tests.conftest import TINY, copy_run
 
 
 def test_every_searched_value_reaches_the_run_config():
@@ -68,42 +62,31 @@ def test_bad_search_settings_fail_before_any_work(tmp_path, kind, max_trials, st
     assert not os.path.exists(tmp_path / "run")
 
 
-def test_two_trial_search_then_train_the_best(tmp_path):
-    workdir = tmp_path / "tune"
-    encoder = str(tmp_path / "encoder.weights.h5")
-    build_encoder(TEACHER, "none").save_weights(encoder)
-
+@pytest.mark.slow
+def test_two_trial_search_writes_the_best_trial_as_a_flagfile(tiny_run, tmp_path, capsys):
+    # The tiny run's finished teacher stages: the search reuses them (same settings).
+    workdir = copy_run(tiny_run[0], str(tmp_path / "run"), stages=("teacher", "calibration"))
     start = time.time()
-    tune = subprocess.run(
-        [sys.executable, "-m", "candle_tf.tune", f"--workdir={workdir}", "--tuner=random",
-         "--max_trials=2", f"--teacher_weights={encoder}", *TINY_TUNE],
-        capture_output=True, text=True, timeout=1200, cwd=str(tmp_path))
+    code, path = call(tune, f"--workdir={workdir}", "--tuner=random", "--max_trials=2", *TINY)
     print(f"2-trial search: {time.time() - start:.0f} s")
-    assert tune.returncode == 0, tune.stderr[-3000:]
-    assert tune.stdout.count("== stage 1: calibration done") == 1  # one teacher for all
-    out = workdir / "tune" / "random"
-    with open(out / "trials.csv") as handle:
+    assert code == 0
+    assert "== stage 1: calibration — already done" in capsys.readouterr().out
+    out = os.path.join(workdir, "tune", "random")
+    assert path == os.path.join(out, "best.cfg")
+    with open(os.path.join(out, "trials.csv")) as handle:
         trials = list(csv.DictReader(handle))
     assert [t["status"] for t in trials] == ["COMPLETED", "COMPLETED"]
+    with open(os.path.join(out, "summary.txt")) as handle:
+        assert "Results summary" in handle.read()
+    # The best trial's score is its best epoch's validation balanced accuracy (best_val).
     scores = [float(t["val_balanced_accuracy"]) for t in trials]
-    assert all(0.0 <= s <= 1.0 for s in scores)
-    assert "Results summary" in (out / "summary.txt").read_text()
     best = trials[scores.index(max(scores))]
-    written = app_flags.read_flagfile(out / "best.cfg")
-    assert float(written["student_lr"]) == float(best["student_lr"])
-    assert written["balancer_hidden"] == f"{best['balancer_width']},{best['balancer_width']}"
-    assert float(written["lambda_clamp"]) == float(best["lambda_clamp"])
-    assert written["resolutions"] == "32" and written["teacher_weights"] == encoder
-
-    start = time.time()
-    train = subprocess.run([sys.executable, "-m", "candle_tf.train", f"--flagfile={out}/best.cfg"],
-                           capture_output=True, text=True, timeout=1200, cwd=str(tmp_path))
-    print(f"training the best configuration: {time.time() - start:.0f} s")
-    assert train.returncode == 0, train.stderr[-3000:]
-    best_run = out / "best_run"
-    assert (best_run / "metrics.json").exists()
-    with open(best_run / "run.json") as handle:
-        settings = json.load(handle)["settings"]
-    assert settings["student_lr"] == float(best["student_lr"])
-    assert settings["temperature"] == float(best["temperature"])
-    assert settings["width_multiplier"] == float(best["width_multiplier"])
+    with open(os.path.join(out, f"trial_{best['trial_id']}", "trial.json")) as handle:
+        trial = json.load(handle)
+    assert trial["score"] == pytest.approx(max(scores))
+    # best.cfg gives back the tiny run's settings with the best trial's searched values.
+    values = flag_values(train, f"--flagfile={path}")
+    config = app_flags.config_from_command_line(values)
+    expected = trial_config(kt.HyperParameters.from_config(trial["hyperparameters"]),
+                            Run.reopen(workdir).config)
+    assert config == expected.replace(workdir=os.path.join(out, "best_run"))

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from candle_tf.evaluate import NO_CLASSES
 from candle_tf.experiments import plots
 from candle_tf.experiments.grid import (EVALUATION, method_dir, seed_dir, stage_result_path)
 from candle_tf.experiments.methods import CANDLE, METHODS, is_baseline
@@ -52,11 +53,20 @@ def validation_curve(directory: str, name: str) -> List[float]:
             if MONITOR in epoch]
 
 
-def summarise(values: Sequence[float]) -> dict:
-    """Mean and sample standard deviation (None for one value) of a metric over seeds."""
-    values = [float(v) for v in values]
-    return {"mean": float(np.mean(values)),
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+def summarise(values: Sequence[Optional[float]]) -> dict:
+    """Mean and sample standard deviation (None for one value) of a metric over seeds; a
+    metric that does not exist (an empty group: None) is left out, and with no value at
+    all the mean is None too.
+
+    >>> summarise([0.5, None, 0.7])["mean"]
+    0.6
+    >>> summarise([None])
+    {'mean': None, 'std': None, 'values': [None]}
+    """
+    values = [None if v is None else float(v) for v in values]  # one per seed
+    present = [v for v in values if v is not None]
+    return {"mean": float(np.mean(present)) if present else None,
+            "std": float(np.std(present, ddof=1)) if len(present) > 1 else None,
             "values": values}
 
 
@@ -114,6 +124,8 @@ def teacher_name(stage: str) -> str:
 
 
 def cell(summary: dict) -> str:
+    if summary["mean"] is None:
+        return NO_CLASSES
     text = f"{100 * summary['mean']:.2f}"
     return text if summary["std"] is None else f"{text} ± {100 * summary['std']:.2f}"
 
@@ -123,7 +135,8 @@ def paired_differences(row: dict, other: dict, column: str) -> List[float]:
     (a seed shares its LT draw and teacher across methods)."""
     mine = dict(zip(row["seeds"], row[column]["values"]))
     theirs = dict(zip(other["seeds"], other[column]["values"]))
-    return [mine[seed] - theirs[seed] for seed in mine if seed in theirs]
+    return [mine[seed] - theirs[seed] for seed in mine
+            if theirs.get(seed) is not None and mine[seed] is not None]
 
 
 def comparison(rows: dict) -> List[str]:
