@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs the test suite.
+# Sets everything up, then runs the test suite (what CI runs).
+#   bash scripts/test.sh          the full suite
+#   bash scripts/test.sh --fast   the fast tier: no test marked slow (whole pipelines,
+#                                 subprocesses, LCE conversions beyond the first)
+# Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=2
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "$@"
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--fast" ]; then args+=(-m "not slow"); else args+=("$arg"); fi
+done
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 "${args[@]}"
