@@ -101,6 +101,13 @@ def run_main(argv, work: Callable[[], object]) -> int:
     return 0
 
 
+def run_app(define: Callable[[], None], work: Callable[[], object]) -> None:
+    """An app's ``if __name__ == "__main__"``: defines its flags, parses the command line
+    and runs ``work`` through ``run_main``."""
+    define()
+    app.run(lambda argv: run_main(argv, work))
+
+
 def config_from_command_line(flag_values: flags.FlagValues) -> RunConfig:
     """Applies the data set's preset, then returns the (checked) RunConfig of the flags."""
     apply_preset(flag_values)

@@ -4,10 +4,8 @@ interruption, with its learning-rate schedules and the NaN guard."""
 import csv
 import math
 import os
-import random
 from typing import Dict, Optional, Sequence, Tuple
 
-import numpy as np
 import tensorflow as tf
 
 from candle_tf.config import RunConfig
@@ -18,13 +16,6 @@ from candle_tf.selection import BEST_DIR, KeepBestWeights, selection_result
 from candle_tf.workdir import tick_clock
 
 HISTORY_FILE = "history.csv"
-
-
-def seed_everything(seed: int) -> None:
-    """Seeds Python, NumPy and TensorFlow."""
-    random.seed(seed)
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
 
 
 def scaled_learning_rate(base_per_128: float, batch_size: int) -> float:

@@ -27,7 +27,6 @@ from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.registry import known_dataset, registered_names
 from candle_tf.evaluate import format_table
 from candle_tf.export import next_version
-from candle_tf.fitting import seed_everything
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.students import check_student
 from candle_tf.models.teacher import check_backbone, reference_view
@@ -148,7 +147,7 @@ class Run:
         self.workdir = Workdir(distribute.worker_workdir(config.workdir, self.strategy))
         self.teacher_workdir = Workdir(teacher_dir) if teacher_dir else self.workdir
         self.calibration_suffix = calibration_suffix
-        seed_everything(config.seed)
+        tf.keras.utils.set_random_seed(config.seed)
         self.dataset = dataset or load(config, self.strategy)
         self._recorded = False
         self._results = {}

@@ -9,6 +9,8 @@ from typing import Mapping, Optional
 
 import tensorflow as tf
 
+from candle_tf.workdir import write_json
+
 MONITOR = "val_balanced_accuracy"      # what best_val maximises (every student trainer logs it)
 BEST_DIR = "best"                      # <stage_dir>/best/: the best epoch's weights so far
 BEST_RECORD = "best.json"              # {"epoch" (1-based), "value", "monitor", "logs"}
@@ -22,15 +24,6 @@ def _read_json(path: str) -> Optional[dict]:
         return None
     with open(path) as handle:
         return json.load(handle)
-
-
-def _write_json_atomically(path: str, data: dict) -> None:
-    temporary = path + ".tmp"
-    with open(temporary, "w") as handle:
-        json.dump(data, handle, indent=2, allow_nan=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _epoch_record(epoch: int, monitor: str, value: float, logs: dict) -> dict:
@@ -100,12 +93,12 @@ class KeepBestWeights(tf.keras.callbacks.Callback):
         record = _epoch_record(epoch, self.monitor, value, logs)
         if self.save_weights and (self.best is None or value > self.best["value"]):
             self._save(record)
-        _write_json_atomically(self.path(LAST_RECORD), record)
+        write_json(self.path(LAST_RECORD), record)
 
     def _save(self, record: dict) -> None:
         for name, model in self.models.items():
             model.save_weights(self.path(name + _WRITING))
-        _write_json_atomically(self.path(_PENDING), record)  # from here on, it rolls forward
+        write_json(self.path(_PENDING), record)  # from here on, it rolls forward
         for name in self.models:
             os.replace(self.path(name + _WRITING), self.weights_path(name))
         os.replace(self.path(_PENDING), self.path(BEST_RECORD))

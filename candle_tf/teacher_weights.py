@@ -19,14 +19,15 @@ import platform
 import time
 
 import numpy as np
-from absl import app, flags
+import tensorflow as tf
+from absl import flags
 
 from candle_tf import app_flags, builders, evaluate
 from candle_tf.config import RunConfig
 from candle_tf.models.shipped_weights import sha256
 from candle_tf.models.teacher import build_encoder, check_backbone
+from candle_tf.fitting import epoch_history
 from candle_tf.stages.teacher import pretrain
-from candle_tf.fitting import epoch_history, seed_everything
 
 FLAGS = flags.FLAGS
 
@@ -64,7 +65,7 @@ def save_imagenet(teacher: str, out: str) -> dict:
 
 def pretrain_on_source(config: RunConfig, out: str) -> dict:
     """Pretrains ``config.teacher`` on the balanced source split; returns its record."""
-    seed_everything(config.seed)
+    tf.keras.utils.set_random_seed(config.seed)
     dataset = builders.dataset(config)
     start = time.time()
     encoder, model, _ = pretrain(config, dataset, config.workdir,
@@ -116,10 +117,5 @@ def run() -> dict:
     return record
 
 
-def main(argv):
-    return app_flags.run_main(argv, run)
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    app_flags.run_app(define_flags, run)

@@ -11,7 +11,7 @@ With no flags: ``--dataset=fashion_mnist_lt`` with its CPU-sized preset (flags/)
 Re-running the same command skips finished stages and resumes an interrupted one.
 """
 
-from absl import app, flags
+from absl import flags
 
 from candle_tf import app_flags
 from candle_tf.pipeline import Run
@@ -29,10 +29,5 @@ def work(flag_values: flags.FlagValues = FLAGS) -> dict:
     return Run(app_flags.config_from_command_line(flag_values)).all()
 
 
-def main(argv):
-    return app_flags.run_main(argv, work)
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    app_flags.run_app(define_flags, work)

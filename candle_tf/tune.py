@@ -26,7 +26,7 @@ import os
 
 import keras_tuner as kt
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from candle_tf import app_flags, builders
 from candle_tf.config import RunConfig
@@ -162,10 +162,5 @@ def work(flag_values: flags.FlagValues = FLAGS) -> str:
     return path
 
 
-def main(argv):
-    return app_flags.run_main(argv, work)
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    app_flags.run_app(define_flags, work)

@@ -29,6 +29,13 @@ def app_env() -> dict:
     return {**os.environ, "PYTHONPATH": REPO}
 
 
+def pytest_collection_modifyitems(items):
+    """A test that needs the shared tiny run (a whole pipeline) is slow."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     # Python's random too: Keras draws unseeded initialisers' seeds from it.

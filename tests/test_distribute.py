@@ -71,6 +71,7 @@ def h5_arrays(path):
     return sorted(arrays, key=lambda pair: pair[0])
 
 
+@pytest.mark.slow
 def test_two_local_workers_distil_in_sync(tmp_path):
     root = str(tmp_path / "run")
     config = tiny_multi_worker_config(root)

@@ -11,8 +11,7 @@ import pytest
 
 from candle_tf.config import RunConfig
 from candle_tf.experiments import __main__ as experiments_main
-from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
-                                           single_resolution)
+from candle_tf.experiments.methods import check_methods, distillation_config, single_resolution
 from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paired_differences,
                                          summarise)
 from candle_tf.models.teacher import build_encoder
@@ -58,7 +57,6 @@ def test_grid_writes_the_table_json_and_plots(grid):
     assert results["train_counts"] == [40, 30, 23, 18, 14, 11, 8, 6, 5, 4]
     for row in results["rows"].values():
         assert row["seeds"] == [0] and row["top1"]["std"] is None
-        assert 0.0 <= row["top1"]["mean"] <= 1.0 and 0.0 <= row["val_top1"]["mean"] <= 1.0
         assert len(row["per_class"]) == 10 and len(row["classifier_norms"]) == 10
         assert min(row["classifier_norms"]) > 0
         # overall top-1 on a balanced test set = mean of the per-class accuracies
@@ -93,7 +91,7 @@ def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
         assert os.path.getmtime(done_marker(workdir, method)) == finished[method]
     assert "#### seed 0, kd: Plain KD" in out
     assert "== stage 0: teacher — already done" in out
-    assert "== stage 1: calibration — already done" in result.stdout
+    assert "== stage 1: calibration — already done" in out
     with open(os.path.join(workdir, "report", "results.json")) as handle:
         assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd"]
 

@@ -374,6 +374,7 @@ def test_serving_a_batch_with_nothing_to_predict(signatures):
         assert all(value.shape[0] == 0 for value in empty.values())
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_and_runs(export_dir, tmp_path):
     cli = str(Path(sys.executable).parent / "saved_model_cli")
     shown = subprocess.run([cli, "show", "--dir", str(export_dir), "--all"],

@@ -9,7 +9,7 @@ from typing import Optional
 import tensorflow as tf
 
 from candle_tf.distribute import global_batch_loss
-from trainers.logits_trainer import LogitsTrainer
+from trainers.logits_trainer import LogitsTrainer, track_accuracy
 
 
 class DeferredClassWeights:
@@ -85,8 +85,4 @@ class LabelTrainer(LogitsTrainer):
 
     def test_step(self, data):
         views, labels = data
-        logits = self(views, training=False)
-        self.accuracy.update_state(labels, logits)
-        self.balanced_accuracy.update_state(labels, logits)
-        return {"accuracy": self.accuracy.result(),
-                "balanced_accuracy": self.balanced_accuracy.result()}
+        return track_accuracy(self, labels, self(views, training=False))

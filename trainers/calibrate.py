@@ -5,7 +5,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from candle_tf.distribute import global_batch_loss
-from trainers.logits_trainer import LogitsTrainer
+from trainers.logits_trainer import LogitsTrainer, track_accuracy
 
 
 class CalibrationTrainer(LogitsTrainer):
@@ -44,6 +44,5 @@ class CalibrationTrainer(LogitsTrainer):
         views, labels = data
         logits = self(views, training=False)
         self.loss_tracker.update_state(self.mean_loss(labels, logits))
-        self.accuracy.update_state(labels, logits)
-        self.balanced_accuracy.update_state(labels, logits)
+        track_accuracy(self, labels, logits)
         return {m.name: m.result() for m in self.metrics}

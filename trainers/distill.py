@@ -41,6 +41,7 @@ from candle_tf.losses import (balanced_kl_distillation, feature_similarity, kl_d
                               log_prior, sparse_cross_entropy)
 from candle_tf.metrics import BalancedAccuracy
 from candle_tf.models.students import core_network
+from trainers.logits_trainer import track_accuracy
 
 
 @dataclass(frozen=True)
@@ -259,8 +260,4 @@ class DistillationTrainer(tf.keras.Model):
 
     def test_step(self, data):
         views, labels = data
-        logits = self(views, training=False)
-        self.accuracy.update_state(labels, logits)
-        self.balanced_accuracy.update_state(labels, logits)
-        return {"accuracy": self.accuracy.result(),
-                "balanced_accuracy": self.balanced_accuracy.result()}
+        return track_accuracy(self, labels, self(views, training=False))

@@ -43,6 +43,15 @@ class LogitsTrainer(tf.keras.Model):
         variables = self.trained_variables
         self.optimizer.apply_gradients(zip(tape.gradient(replica_loss, variables), variables))
         self.loss_tracker.update_state(loss)
-        self.accuracy.update_state(labels, logits)
-        self.balanced_accuracy.update_state(labels, logits)
+        track_accuracy(self, labels, logits)
         return {m.name: m.result() for m in self.metrics}
+
+
+def track_accuracy(trainer: tf.keras.Model, labels, logits) -> dict:
+    """Updates a trainer's ``accuracy`` and ``balanced_accuracy`` with a batch; returns
+    their results (a student trainer's ``test_step`` logs: Keras reports them as
+    ``val_accuracy`` and ``val_balanced_accuracy``, which ``--select`` reads)."""
+    for metric in (trainer.accuracy, trainer.balanced_accuracy):
+        metric.update_state(labels, logits)
+    return {"accuracy": trainer.accuracy.result(),
+            "balanced_accuracy": trainer.balanced_accuracy.result()}

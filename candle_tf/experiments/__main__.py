@@ -10,7 +10,7 @@ seed are shared), then writes ``results.md``, ``results.json`` and PNG plots to
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from candle_tf import app_flags
 from candle_tf.data.registry import DATASETS
@@ -59,10 +59,5 @@ def work(flag_values: flags.FlagValues = FLAGS) -> dict:
     return results
 
 
-def main(argv):
-    return app_flags.run_main(argv, work)
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    app_flags.run_app(define_flags, work)

@@ -17,12 +17,13 @@ import os
 import time
 from typing import Sequence
 
+import tensorflow as tf
+
 from candle_tf import builders
 from candle_tf.config import RunConfig
 from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
                                            single_resolution)
-from candle_tf.fitting import seed_everything
 from candle_tf.pipeline import Run, check
 
 EVALUATION = "evaluation"
@@ -75,14 +76,14 @@ class SeedGrid:
         run = Run(config, dataset=self.dataset, teacher_dir=self.config.workdir,
                   calibration_suffix=suffix, checked=True)
         if method.distills:
-            seed_everything(config.seed)
+            tf.keras.utils.set_random_seed(config.seed)
             run.teacher()
-            seed_everything(config.seed)
+            tf.keras.utils.set_random_seed(config.seed)
             run.evaluate_teacher()
-            seed_everything(config.seed)
+            tf.keras.utils.set_random_seed(config.seed)
             student = run.distill()
         else:
-            seed_everything(config.seed)
+            tf.keras.utils.set_random_seed(config.seed)
             student = run.train_baseline(name)
         return run.evaluate_student(student)
 

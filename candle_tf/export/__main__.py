@@ -7,7 +7,7 @@ stage 4 writes: ``DIR/export/student.tflite`` (LCE), a new TF Serving version un
 printed as a table.
 """
 
-from absl import app, flags
+from absl import flags
 
 from candle_tf import app_flags
 from candle_tf.pipeline import Run
@@ -28,10 +28,5 @@ def work(flag_values: flags.FlagValues = FLAGS):
     return Run.reopen(flag_values.workdir).export_again(flag_values.version)
 
 
-def main(argv):
-    return app_flags.run_main(argv, work)
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    app_flags.run_app(define_flags, work)

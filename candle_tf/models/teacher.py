@@ -56,6 +56,11 @@ def check_backbone(name: str) -> Backbone:
     return BACKBONES[name]
 
 
+class ImagenetWeightsUnavailable(RuntimeError):
+    """The ImageNet weights could not be downloaded (offline); the message gives the route
+    to a local weights file."""
+
+
 def build_encoder(name: str, weights: str) -> tf.keras.Model:
     """The backbone without its top, for any input size and 3 channels.
 
@@ -68,13 +73,12 @@ def build_encoder(name: str, weights: str) -> tf.keras.Model:
             return backbone.constructor(include_top=False, weights="imagenet",
                                         input_shape=(None, None, 3))
         except Exception as error:  # Keras raises several types for a failed download.
-            raise RuntimeError(
-                f"Could not get the ImageNet weights of {name!r} ({error}). Offline, pass "
-                f"--teacher_weights=PATH to a local weights file (made online by `python -m "
-                f"candle_tf.teacher_weights --source=imagenet --teacher={name} --out=FILE`), "
-                f"--teacher_weights=shipped for an encoder shipped with candle_tf, or "
-                f"--teacher_weights=pretrain to pretrain {name} on the balanced source "
-                f"split.") from error
+            raise ImagenetWeightsUnavailable(
+                f"Could not get the ImageNet weights of --teacher={name} ({error}). For a "
+                f"machine without internet, save them once where there is internet: "
+                f"`python -m candle_tf.teacher_weights --source=imagenet --teacher={name} "
+                f"--out={name}.weights.h5`, copy the file here and pass "
+                f"--teacher_weights={name}.weights.h5.") from error
     encoder = backbone.constructor(include_top=False, weights=None,
                                    input_shape=(None, None, 3))
     for layer in encoder.layers:

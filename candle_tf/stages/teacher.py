@@ -16,9 +16,9 @@ from candle_tf.config import RunConfig
 from candle_tf.data.dataset import LongTailedDataset
 from candle_tf.data.pipeline import steps_per_epoch
 from candle_tf.fitting import cosine_schedule, fit_stage
-from candle_tf.models.shipped_weights import shipped_weights
-from candle_tf.models.teacher import (BACKBONES, build_encoder, build_pretrain_model,
-                                      reference_view)
+from candle_tf.models.shipped_weights import SHIPPED, shipped_weights
+from candle_tf.models.teacher import (BACKBONES, ImagenetWeightsUnavailable, build_encoder,
+                                      build_pretrain_model, reference_view)
 
 ENCODER_FILE = "encoder.weights.h5"
 
@@ -32,13 +32,32 @@ def run(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
         if weights == "shipped":
             weights = shipped_weights(config.teacher, dataset.name,
                                       config.resolutions[reference_view(config.resolutions)])
-        encoder = build_encoder(config.teacher, weights)
+        try:
+            encoder = build_encoder(config.teacher, weights)
+        except ImagenetWeightsUnavailable as error:
+            raise ImagenetWeightsUnavailable(f"{error} {offline_alternatives(config, dataset)}") \
+                from error
         encoder.save_weights(path)
         return {"encoder": path, "source": config.teacher_weights, "weights": weights}
     encoder, _, record = pretrain(config, dataset, stage_dir, tensorboard_dir)
     encoder.save_weights(path)
     return {"encoder": path, "source": "pretrain (offline stand-in, balanced source split)",
             **record}
+
+
+def offline_alternatives(config: RunConfig, dataset: LongTailedDataset) -> str:
+    """The other offline routes to a teacher that apply to this run."""
+    resolution = config.resolutions[reference_view(config.resolutions)]
+    if (config.teacher, dataset.name, resolution) in SHIPPED:
+        return "Or use the encoder shipped with candle_tf: --teacher_weights=shipped."
+    if dataset.source_train is not None:
+        return (f"Or pretrain --teacher={config.teacher} on {dataset.name}'s balanced source "
+                f"split now: --teacher_weights=pretrain.")
+    return (f"{dataset.name} is natively long-tailed (no balanced split to pretrain on); to "
+            f"pretrain offline on balanced images of your own instead: `python -m "
+            f"candle_tf.teacher_weights --source=pretrain --dataset=folder:BALANCED_DIR "
+            f"--teacher={config.teacher} --resolution={resolution} --out=FILE`, then "
+            f"--teacher_weights=FILE.")
 
 
 def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
@@ -48,8 +67,8 @@ def pretrain(config: RunConfig, dataset: LongTailedDataset, stage_dir: str,
     the balanced source split at the reference view's resolution, resumable."""
     if dataset.source_train is None:
         raise ValueError(
-            f"--teacher_weights=pretrain needs a balanced source split, and {dataset.name} is "
-            "natively long-tailed. Use --teacher_weights=imagenet, or PATH to a weights file.")
+            f"--teacher_weights=pretrain needs a balanced split to pretrain on. Online: "
+            f"--teacher_weights=imagenet. {offline_alternatives(config, dataset)}")
     resolution = config.resolutions[reference_view(config.resolutions)]
     message = (f"Teacher {config.teacher}: no off-the-shelf weights requested, pretraining "
                f"it on the balanced {dataset.name} source split ({len(dataset.source_train)} "

@@ -36,7 +36,10 @@ def _pixels(size, n=2, seed=0):
         np.float32)
 
 
-@pytest.fixture(scope="module", params=sorted(STUDENTS))
+# ReActNet-A (the default student) in the fast tier; the larq-zoo students are slow.
+@pytest.fixture(scope="module", params=[
+    name if name == "reactnet_a" else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(STUDENTS)])
 def converted(request):
     """(name, size, student, .tflite bytes), built and converted once per student."""
     name = request.param
