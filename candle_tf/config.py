@@ -35,6 +35,7 @@ KL_REDUCTIONS = ("classes", "batch")
 LABEL_LOSSES = ("ce", "balanced_softmax")
 SELECT_CHOICES = ("best_val", "last")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PIPELINE_STAGES = ("teacher", "calibration", "distillation", "evaluation", "export")
 MIN_TEACHER_VIEW = 32  # keras.applications' smallest input; MobileNetV2 fails on 16 px
 
 
@@ -254,7 +255,10 @@ class RunConfig:
         "export")
     export_version: int = setting(
         1, "Model version in the TF Serving layout.", "export", low=1)
-    # Not part of the result: where and how verbosely to run.
+    # Not part of the result: where, how far and how verbosely to run.
+    until: str = setting(
+        "export", "The last stage to run: train now, evaluate and export later (the same "
+        "command without it resumes there).", "run", choices=PIPELINE_STAGES)
     workdir: str = setting(
         "runs/default", "Every stage writes here; re-running the same command resumes.",
         "run")

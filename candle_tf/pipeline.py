@@ -281,14 +281,26 @@ class Run:
             stage_dir, version))
 
     def all(self) -> dict:
-        """Stages 0-4; returns (and writes to metrics.json) the run's metrics. On a
-        multi-worker cluster only the chief evaluates and exports; the other workers
-        return an empty dict after stage 2."""
+        """Stages 0-4 (or up to ``--until``); returns (and writes to metrics.json) the
+        run's metrics. On a multi-worker cluster only the chief evaluates and exports; the
+        other workers return an empty dict after stage 2."""
+        until = self.config.until
+        if until in ("teacher", "calibration"):
+            (self.teacher if until == "teacher" else self.calibrate)()
+            print(f"Stopped after stage {until!r} (--until); run again without it to go on.")
+            return {}
         student = self.distill()
+        if until == "distillation":
+            print("Stopped after stage 'distillation' (--until); run again without it to "
+                  "evaluate and export.")
+            return {}
         if not distribute.is_chief(self.strategy):
             print("This worker's training is done; the chief evaluates and exports.", flush=True)
             return {}
         evaluated = self.evaluate(student)
+        if until == "evaluation":
+            print("\nTest accuracy (%), balanced test set:\n" + format_table(evaluated.reports))
+            return {}
         exported = self.export(student)
         data = self.dataset
         metrics = {

@@ -33,6 +33,7 @@ def last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_mirrored_first_step_matches_the_default_strategy():
     process = worker("first_step")
     out, err = process.communicate(timeout=600)

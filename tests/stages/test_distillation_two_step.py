@@ -10,9 +10,11 @@ import pytest
 from candle_tf import builders, export
 from candle_tf.config import RunConfig
 from candle_tf.data.registry import load_dataset
+from candle_tf.fitting import scaled_learning_rate
 from candle_tf.models.students import core_network
 from candle_tf.stages import distillation
-from candle_tf.fitting import scaled_learning_rate
+
+pytestmark = pytest.mark.slow  # stage 2 twice on real data, the real ReActNet-A
 
 # About 80 LT images: one step per epoch at batch 128, one epoch per step of the recipe.
 CONFIG = RunConfig(images_per_class=20, imbalance_ratio=10, teacher="mobilenet_v2_035",

@@ -1,11 +1,14 @@
-"""Tiny real models for the trainer tests (a real keras encoder, a real binary student)."""
+"""Tiny real models for the trainer tests: a small keras encoder with batch norm, and a
+small binary student with the registered students' contract (raw pixels -> [logits,
+features]; one nested core network whose Dense "logits" reads the pooled features)."""
 
+import larq
 import numpy as np
 import tensorflow as tf
 
 from candle_tf.models.balancer import build_balancer
 from candle_tf.models.connector import build_connector
-from candle_tf.models.students import StudentOptions, build_student
+from candle_tf.models.layers import PixelNormalization
 from candle_tf.models.teacher import build_calibrated_teacher, teacher_view_names
 from trainers.distill import DistillationTrainer, Objective
 
@@ -27,11 +30,31 @@ def tiny_teacher(resolutions=(16,)) -> tf.keras.Model:
     return build_calibrated_teacher(tiny_encoder(), "tf", resolutions, 1, NUM_CLASSES)
 
 
+def tiny_binary_student(size=16, channels=1) -> tf.keras.Model:
+    """An FP stem, two binary convolutions (sign activations and weights, larq), global
+    pooling and a Dense "logits" head: ReActNet-A's structure at a fraction of its cost."""
+    binary = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+                  kernel_constraint="weight_clip", padding="same", pad_values=1.0,
+                  use_bias=False)
+    inputs = tf.keras.Input((size, size, channels))
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = larq.layers.QuantConv2D(16, 3, **binary)(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = larq.layers.QuantConv2D(32, 3, strides=2, **binary)(x)
+    features = tf.keras.layers.BatchNormalization()(x)
+    pooled = tf.keras.layers.GlobalAveragePooling2D()(features)
+    logits = tf.keras.layers.Dense(NUM_CLASSES, name="logits")(pooled)
+    core = tf.keras.Model(inputs, [logits, features], name="tiny_binary")
+    pixels = tf.keras.Input((size, size, channels), name="student")
+    outputs = core(PixelNormalization("student", channels, name="normalize")(pixels))
+    return tf.keras.Model(pixels, outputs, name="tiny_binary_student")
+
+
 def tiny_student_parts(teacher, size=16, feature_target="map"):
     """Student (``size`` None: any input size), connector to the teacher's map (or its
     pooled feature), balancer."""
-    student = build_student("reactnet_a", (size, size, 1), NUM_CLASSES,
-                            StudentOptions(width_multiplier=0.25, stem_stride=1))
+    student = tiny_binary_student(size)
     features = teacher.outputs[1].shape
     if feature_target == "pooled":
         connector = build_connector((None, 1, 1, student.outputs[1].shape[-1]), features[-1], 1)

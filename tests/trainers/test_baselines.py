@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from candle_tf.losses import effective_number_weights
 from candle_tf.losses import LabelAwareSmoothing
-from candle_tf.models.students import StudentOptions, build_student, core_network
-from tests.trainers.helpers import NUM_CLASSES, batch, snapshot
+from candle_tf.models.students import core_network
+from tests.trainers.helpers import NUM_CLASSES, batch, snapshot, tiny_binary_student
 from candle_tf.config import RunConfig
 from candle_tf.models.heads import (classifier_head, classifier_retraining_model,
                                     fold_weight_scaling)
@@ -17,8 +17,7 @@ COUNTS = np.maximum(1, (500 * 0.02 ** (np.arange(NUM_CLASSES) / (NUM_CLASSES - 1
 
 
 def tiny_student():
-    return build_student("reactnet_a", (16, 16, 1), NUM_CLASSES,
-                         StudentOptions(width_multiplier=0.25, stem_stride=1))
+    return tiny_binary_student(16)
 
 
 def compiled(method, steps_per_epoch=5, epochs=10, config=RunConfig()):
