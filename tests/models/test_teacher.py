@@ -48,6 +48,6 @@ def test_imagenet_without_network_says_what_to_do(tmp_path):
             "except RuntimeError as error:\n    print(error)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=120)
-    assert "Could not get the ImageNet weights of 'mobilenet_v2_035'" in result.stdout
-    assert "--teacher_weights=PATH" in result.stdout and "--teacher_weights=pretrain" in \
-        result.stdout
+    assert "Could not get the ImageNet weights of --teacher=mobilenet_v2_035" in result.stdout
+    assert ("`python -m candle_tf.teacher_weights --source=imagenet --teacher=mobilenet_v2_035 "
+            "--out=mobilenet_v2_035.weights.h5`") in result.stdout
