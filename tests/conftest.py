@@ -1,6 +1,7 @@
 """Test set-up: quiet TensorFlow, seeded, small; the one finished tiny run the app tests
 share."""
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -45,16 +46,26 @@ def _seed():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """``python -m candle_tf.train`` on TINY, run once as its users run it: (work dir,
-    the finished process). Tests read it; a test that writes copies it (``copy_run``)."""
-    workdir = str(tmp_path_factory.mktemp("tiny") / "run")
-    start = time.time()
-    result = subprocess.run(app_command("candle_tf.train", f"--workdir={workdir}", *TINY),
-                            capture_output=True, text=True, timeout=900, env=app_env(),
-                            cwd=os.path.dirname(workdir))
-    print(f"tiny run: {time.time() - start:.1f} s")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, result
+    """``python -m candle_tf.train`` on TINY, run once as its users run it: (work dir, its
+    stdout). Tests read it; a test that writes copies it (``copy_run``). Under
+    pytest-xdist the workers share one run: the first makes it, under a file lock."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder every worker's base temp dir is in
+    workdir, log = str(root / "tiny_run"), str(root / "tiny_run.stdout")
+    with open(str(root / "tiny_run.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(log):
+            start = time.time()
+            result = subprocess.run(
+                app_command("candle_tf.train", f"--workdir={workdir}", *TINY),
+                capture_output=True, text=True, timeout=900, env=app_env(), cwd=str(root))
+            print(f"tiny run: {time.time() - start:.1f} s")
+            assert result.returncode == 0, result.stderr[-3000:]
+            with open(log, "w") as handle:
+                handle.write(result.stdout)
+    with open(log) as handle:
+        return workdir, handle.read()
 
 
 def copy_run(workdir: str, destination: str, stages=None) -> str:

@@ -48,7 +48,7 @@ def build_distillation(strategy, initial=None):
         # the KL summed over classes so that the balancer's step is large enough to compare.
         trainer = distillation_trainer(
             teacher, Objective(kl_reduction="batch"), optimizer=tf.keras.optimizers.SGD(0.1),
-            head_optimizer=tf.keras.optimizers.SGD(0.1),
+            head_optimizer=tf.keras.optimizers.SGD(1.0),
             balancer_optimizer=tf.keras.optimizers.SGD(1.0), total_steps=10)
         parts = [teacher, trainer.student, trainer.connector, trainer.balancer]
         if initial is not None:

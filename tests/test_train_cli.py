@@ -19,7 +19,7 @@ from tests.conftest import REPO, TINY, app_command, app_env, copy_run
 
 
 def test_tiny_run_writes_metrics_tflite_and_saved_model(tiny_run):
-    workdir, result = tiny_run
+    workdir, stdout = tiny_run
     with open(os.path.join(workdir, "metrics.json")) as handle:
         metrics = json.load(handle)
     assert metrics["train_counts"] == [40, 30, 23, 18, 14, 11, 8, 6, 5, 4]
@@ -36,8 +36,7 @@ def test_tiny_run_writes_metrics_tflite_and_saved_model(tiny_run):
     assert metrics["export"]["parity"]["agreement"] >= 0.95
     assert set(metrics["stage_seconds"]) == {"teacher", "calibration", "distillation",
                                              "evaluation", "export"}
-    assert "student (reactnet_a)" in result.stdout and "| top1 | many | medium | few |" in \
-        result.stdout
+    assert "student (reactnet_a)" in stdout and "| top1 | many | medium | few |" in stdout
 
 
 def test_lambda_is_logged_every_step(tiny_run):
