@@ -171,8 +171,9 @@ class Run:
         self.workdir.record_run(self.config)
         self._recorded = True
 
-    def tensorboard_dir(self, stage: str) -> str:
-        return os.path.join(self.workdir.path, "tensorboard", stage)
+    def tensorboard_dir(self, stage: str, workdir: Optional[Workdir] = None) -> str:
+        """``<workdir>/tensorboard/<stage>`` (default: this run's work dir)."""
+        return os.path.join((workdir or self.workdir).path, "tensorboard", stage)
 
     def _stage(self, workdir: Workdir, number: int, name: str, result_type, work):
         """Runs (or resumes, or skips) one stage and returns its typed result (once per
@@ -187,18 +188,18 @@ class Run:
     def teacher(self) -> EncoderResult:
         with self.strategy.scope():
             return self._stage(self.teacher_workdir, 0, "teacher", EncoderResult,
-                               lambda d: teacher.run(self.config, self.dataset, d, os.path.join(
-                                   self.teacher_workdir.path, "tensorboard", "teacher")))
+                               lambda d: teacher.run(self.config, self.dataset, d,
+                                                     self.tensorboard_dir("teacher",
+                                                                          self.teacher_workdir)))
 
     def calibrate(self) -> TeacherResult:
         encoder = self.teacher()
         name = "calibration" + self.calibration_suffix
         with self.strategy.scope():
             return self._stage(self.teacher_workdir, 1, name, TeacherResult,
-                               lambda d: calibration.run(self.config, self.dataset,
-                                                         encoder.encoder, d, os.path.join(
-                                                             self.teacher_workdir.path,
-                                                             "tensorboard", name)))
+                               lambda d: calibration.run(
+                                   self.config, self.dataset, encoder.encoder, d,
+                                   self.tensorboard_dir(name, self.teacher_workdir)))
 
     def calibrated_teacher(self) -> tf.keras.Model:
         """The frozen calibrated teacher (stage 1's weights), built in the strategy scope."""
