@@ -34,6 +34,7 @@ FEATURE_TARGETS = ("pooled", "map")
 KL_REDUCTIONS = ("classes", "batch")
 LABEL_LOSSES = ("ce", "balanced_softmax")
 SELECT_CHOICES = ("best_val", "last")
+POSTHOC_ADJUSTMENTS = ("none", "validation")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PIPELINE_STAGES = ("teacher", "calibration", "distillation", "evaluation", "export")
 MIN_TEACHER_VIEW = 32  # keras.applications' smallest input; MobileNetV2 fails on 16 px
@@ -248,6 +249,13 @@ class RunConfig:
         1.0, "Weight of the label term in plain KD and in candle_bs_label.", "student", low=0)
     # Stages 3-4: evaluation and export.
     eval_batch_size: int = setting(256, "Batch size for evaluation.", "evaluation", low=1)
+    posthoc_adjustment: str = setting(
+        "none", "After training, subtract tau * log(training class frequency) from the "
+        "student's logits (post-hoc logit adjustment, Menon et al. 2021), folded into its "
+        "classifier bias so the export carries it: none, or validation (tau in 0, 0.1, ..., 2 "
+        "with the highest balanced accuracy on the validation split). Can be set on a run "
+        "whose student is trained but not yet evaluated.", "evaluation",
+        choices=POSTHOC_ADJUSTMENTS)
     parity_images: int = setting(
         1000, "Test images used to check the LCE interpreter against Keras.", "export", low=1)
     export_model_name: str = setting(

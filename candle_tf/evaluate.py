@@ -11,19 +11,25 @@ from candle_tf.data.pipeline import evaluation_dataset
 from candle_tf.metrics import long_tailed_report
 
 
-def predict(model: tf.keras.Model, split: Split, view_sizes: Dict[str, int],
-            batch_size: int, crop_fraction: float = 1.0, channels: int = 3) -> np.ndarray:
-    """Predicted classes of ``model`` (views in its input order -> logits first) on a split."""
+def predict_logits(model: tf.keras.Model, split: Split, view_sizes: Dict[str, int],
+                   batch_size: int, crop_fraction: float = 1.0, channels: int = 3) -> np.ndarray:
+    """Logits of ``model`` (views in its input order -> logits first) on a split."""
 
     @tf.function(reduce_retracing=True)
-    def classes(views):
+    def logits(views):
         outputs = model([views[name] for name in view_sizes], training=False)
-        logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        return tf.argmax(logits, axis=-1)
+        return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
     return np.concatenate([
-        classes(views).numpy() for views, _ in
+        logits(views).numpy() for views, _ in
         evaluation_dataset(split, batch_size, view_sizes, crop_fraction, channels)])
+
+
+def predict(model: tf.keras.Model, split: Split, view_sizes: Dict[str, int],
+            batch_size: int, crop_fraction: float = 1.0, channels: int = 3) -> np.ndarray:
+    """Predicted classes of ``model`` on a split."""
+    return predict_logits(model, split, view_sizes, batch_size, crop_fraction,
+                          channels).argmax(axis=-1)
 
 
 def evaluate(model: tf.keras.Model, dataset: LongTailedDataset, view_sizes: Dict[str, int],

@@ -4,6 +4,7 @@
     run.teacher()                 # 0  pretrained FP encoder                  -> EncoderResult
     run.calibrate()               # 1  multi-resolution fusion + head + LWS    -> TeacherResult
     run.distill()                 # 2  binary student                          -> StudentResult
+    run.adjust(student)           # 2b its post-hoc logit adjustment (optional) -> StudentResult
     run.evaluate(student)         # 3  test report of teacher and student      -> EvaluationResult
     run.export(student)           # 4  LCE .tflite + TF Serving SavedModel     -> ExportResult
     run.all()                     # 0-4, metrics.json
@@ -30,7 +31,8 @@ from candle_tf.export import next_version
 from candle_tf.models.shipped_weights import shipped_weights
 from candle_tf.models.students import check_student
 from candle_tf.models.teacher import check_backbone, reference_view
-from candle_tf.stages import baseline, calibration, distillation, evaluation, export_stage, teacher
+from candle_tf.stages import (adjustment, baseline, calibration, distillation, evaluation,
+                              export_stage, teacher)
 from candle_tf.workdir import Workdir, check_writable, write_json
 
 TEACHER_STAGES = ("data", "teacher", "calibration")  # the settings a shared teacher depends on
@@ -235,6 +237,15 @@ class Run:
                                self.config, self.dataset, student.student, d,
                                self.tensorboard_dir("classifier")))
 
+    def adjust(self, student: StudentResult) -> StudentResult:
+        """The student with post-hoc logit adjustment (``--posthoc_adjustment``), in
+        ``adjustment/``; the student itself when it is ``none``."""
+        if self.config.posthoc_adjustment == "none":
+            return student
+        return self._stage(self.workdir, 3, "adjustment", StudentResult,
+                           lambda d: adjustment.run(self.config, self.dataset,
+                                                    student.student, d))
+
     # Stages 3-4: evaluation and export (on a multi-worker cluster: the chief's).
     def evaluate(self, student: StudentResult) -> EvaluationResult:
         """Stage 3: the calibrated teacher's and the student's test reports, in
@@ -278,7 +289,8 @@ class Run:
             version = next_version(os.path.join(stage_dir, export_stage.SERVING_DIR),
                                    self.config.export_model_name)
         return ExportResult.from_record(export_stage.run(
-            self.config, self.dataset, self.distill().student, self.calibrate().teacher,
+            self.config, self.dataset, self.adjust(self.distill()).student,
+            self.calibrate().teacher,
             stage_dir, version))
 
     def all(self) -> dict:
@@ -290,7 +302,8 @@ class Run:
             (self.teacher if until == "teacher" else self.calibrate)()
             print(f"Stopped after stage {until!r} (--until); run again without it to go on.")
             return {}
-        student = self.distill()
+        distilled = self.distill()
+        student = self.adjust(distilled)
         if until == "distillation":
             print("Stopped after stage 'distillation' (--until); run again without it to "
                   "evaluate and export.")
@@ -307,11 +320,13 @@ class Run:
         metrics = {
             "dataset": data.name, "train_counts": data.train_counts.tolist(),
             "skipped_unreadable": data.skipped or {}, "class_names": list(data.class_names),
-            "models": evaluated.reports, "final_lambda": student.final_lambda,
+            "models": evaluated.reports, "final_lambda": distilled.final_lambda,
+            "posthoc_tau": student.details.get("tau"),
             "export": exported.record(),
             "stage_seconds": {"teacher": self.teacher().seconds,
                               "calibration": self.calibrate().seconds,
-                              "distillation": student.seconds,
+                              "distillation": distilled.seconds,
+                              "adjustment": student.seconds if student is not distilled else 0.0,
                               "evaluation": evaluated.seconds, "export": exported.seconds},
         }
         write_json(os.path.join(self.workdir.path, "metrics.json"), metrics)

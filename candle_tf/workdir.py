@@ -20,8 +20,8 @@ from candle_tf.config import STAGES, RunConfig, setting_of
 
 # A stage folder's name (before any "_<suffix>") -> the config stage whose settings it uses.
 STAGE_OF_FOLDER = {"teacher": "teacher", "calibration": "calibration", "distillation": "student",
-                   "student": "student", "classifier": "student", "evaluation": "evaluation",
-                   "export": "export"}
+                   "student": "student", "classifier": "student", "adjustment": "evaluation",
+                   "evaluation": "evaluation", "export": "export"}
 
 PACKAGES = ("tensorflow", "keras", "larq", "larq-zoo", "larq-compute-engine", "keras-tuner",
             "tensorflow-datasets", "absl-py")

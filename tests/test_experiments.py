@@ -84,7 +84,7 @@ def test_grid_writes_the_table_json_and_plots(grid):
 def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
     workdir, _, encoder = grid
     finished = {m: os.path.getmtime(done_marker(workdir, m)) for m in ("mislas", "candle")}
-    code, out = harness(workdir, "mislas,candle,kd", encoder)
+    code, out = harness(workdir, "mislas,candle,kd,candle_posthoc", encoder)
     assert code == 0
     for method in ("mislas", "candle"):
         assert f"seed 0, {method}: already done, skipped" in out
@@ -93,7 +93,17 @@ def test_rerun_skips_finished_runs_and_reuses_the_teacher(grid):
     assert "== stage 0: teacher — already done" in out
     assert "== stage 1: calibration — already done" in out
     with open(os.path.join(workdir, "report", "results.json")) as handle:
-        assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd"]
+        assert list(json.load(handle)["rows"]) == ["mislas", "candle", "kd", "candle_posthoc"]
+    # The post-hoc row adjusts candle's student (not a new one) and is evaluated on its own.
+    assert "#### seed 0, candle_posthoc: candle + post-hoc logit adjustment" in out
+    twin = os.path.join(workdir, "seed_0", "methods", "candle_posthoc")
+    with open(os.path.join(twin, "adjustment", "done.json")) as handle:
+        adjusted = json.load(handle)
+    assert adjusted["source_student"] == os.path.join(
+        workdir, "seed_0", "methods", "candle", "distillation", "student.weights.h5")
+    assert not os.path.exists(os.path.join(twin, "distillation"))
+    with open(done_marker(workdir, "candle_posthoc")) as handle:
+        assert json.load(handle)["val_top1"] == pytest.approx(adjusted["val_accuracy"])
 
 
 def test_bad_methods_are_refused_before_any_work():
@@ -149,8 +159,13 @@ def test_comparison_pairs_candle_with_the_best_baseline_seed_by_seed():
         [-0.02, 0.05])
     lines = comparison(rows)
     assert lines[3] == ("- overall: candle 65.50 ± 7.78 vs ldam_drw 62.00 ± 4.00: +1.50 "
-                        "(per seed -2.00, +5.00; CANDLE ahead in 1 of 2)")
-    assert comparison({name: r for name, r in rows.items() if name != "candle"}) == []
+                        "(per seed -2.00, +5.00; ahead in 1 of 2)")
+    # Then the CANDLE row chosen on validation: candle_no_kl (3 seeds, val 0.90).
+    assert lines[8] == ("candle_no_kl (the CANDLE row with the best validation accuracy) "
+                        "against the best baseline of each column (points; seed by seed):")
+    assert lines[10] == ("- overall: candle_no_kl 90.00 ± 0.00 vs ldam_drw 62.00 ± 4.00: "
+                         "+28.00 (per seed +28.00, +32.00, +24.00; ahead in 3 of 3)")
+    assert comparison({name: rows[name] for name in ("ce", "ldam_drw")}) == []
 
 
 def test_cli_prints_a_bad_method_and_exits_nonzero(tmp_path, capsys):

@@ -35,7 +35,9 @@ def test_tiny_run_writes_metrics_tflite_and_saved_model(tiny_run):
                                        "saved_model.pb"))
     assert metrics["export"]["parity"]["agreement"] >= 0.95
     assert set(metrics["stage_seconds"]) == {"teacher", "calibration", "distillation",
-                                             "evaluation", "export"}
+                                             "adjustment", "evaluation", "export"}
+    assert metrics["stage_seconds"]["adjustment"] == 0.0  # --posthoc_adjustment=none
+    assert metrics["posthoc_tau"] is None
     assert "student (reactnet_a)" in stdout and "| top1 | many | medium | few |" in stdout
 
 

@@ -5,6 +5,7 @@
       calibration_<R>px/ evaluation_<R>px/   single-resolution teacher, when a method needs it
       methods/<method>/                  its student stage(s), evaluation/ (its done marker),
                                          run.json (its settings), tensorboard/
+      methods/<method>_posthoc/          adjustment/ (of <method>'s student), evaluation/
 
 A finished (method, seed) is skipped without loading anything; an unfinished one resumes
 stage by stage (``candle_tf/pipeline.py``). The teacher stages are run once per seed and
@@ -63,8 +64,20 @@ class SeedGrid:
         return os.path.exists(stage_result_path(self.method_dir(name), EVALUATION))
 
     def run_method(self, name: str) -> dict:
-        """Runs (or resumes) one method and returns its evaluation. The same seed is set
-        before every training stage, so a result does not depend on the order."""
+        """Runs (or resumes) one method and returns its evaluation."""
+        method = METHODS[name]
+        run, student = self.train(method.adjusts or name)
+        if method.adjusts:
+            run = Run(run.config.replace(workdir=self.method_dir(name),
+                                         posthoc_adjustment="validation"),
+                      dataset=self.dataset, teacher_dir=self.config.workdir, checked=True)
+            student = run.adjust(student)
+        return run.evaluate_student(student)
+
+    def train(self, name: str):
+        """The ``Run`` of method ``name`` and its trained student (trained here unless
+        done). The same seed is set before every training stage, so a result does not
+        depend on the order."""
         method = METHODS[name]
         config = self.config.replace(workdir=self.method_dir(name))
         suffix = ""
@@ -81,11 +94,9 @@ class SeedGrid:
             tf.keras.utils.set_random_seed(config.seed)
             run.evaluate_teacher()
             tf.keras.utils.set_random_seed(config.seed)
-            student = run.distill()
-        else:
-            tf.keras.utils.set_random_seed(config.seed)
-            student = run.train_baseline(name)
-        return run.evaluate_student(student)
+            return run, run.distill()
+        tf.keras.utils.set_random_seed(config.seed)
+        return run, run.train_baseline(name)
 
 
 def run_grid(config: RunConfig, methods: Sequence[str], seeds: Sequence[int]) -> None:
