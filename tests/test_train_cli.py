@@ -48,8 +48,11 @@ def test_lambda_is_logged_every_step(tiny_run):
     assert rows[0] == "step,lambda,w2,l_kl,l_kl_bal,l_fs,label,head"
     values = [[float(v) for v in row.split(",")] for row in rows[1:]]
     assert [int(row[0]) for row in values] == list(range(1, len(values) + 1))
-    # The preset's objective has no balanced KL: the KL's weight is 1, the balancer rests.
-    assert all(row[1:3] == [1.0, 0.0] and all(map(math.isfinite, row)) for row in values)
+    # The preset's objective: the balancer weighs KL against the balanced KL (w1 + w2 = 1,
+    # both strictly between 0 and 1) and a Balanced Softmax label term is on.
+    for row in values:
+        assert all(map(math.isfinite, row)) and 0 < row[1] < 1 and 0 < row[2] < 1
+        assert row[1] + row[2] == pytest.approx(1, abs=1e-5) and row[6] > 0
 
 
 def stage_banners(out: str) -> Counter:
