@@ -23,6 +23,7 @@ from candle_tf.models.students import logits_model
 
 STUDENT_FILE = "student.weights.h5"
 TAUS = tuple(round(0.1 * step, 1) for step in range(21))  # 0, 0.1, ..., 2 (Menon et al.)
+TIE = 1e-9  # accuracies this close are equal: sums of per-class fractions differ in the last bit
 
 
 def balanced_accuracy(labels, logits) -> float:
@@ -38,7 +39,8 @@ def balanced_accuracy(labels, logits) -> float:
 def choose_tau(labels, logits, prior_log, taus: Sequence[float] = TAUS
                ) -> Tuple[float, dict]:
     """The tau of ``taus`` with the highest balanced accuracy of ``logits - tau * log
-    prior`` (the smallest such tau on a tie), and the accuracy of every tau.
+    prior`` (the smallest such tau on a tie, floating-point noise counting as a tie), and
+    the accuracy of every tau.
 
     >>> choose_tau([0, 1], [[3.0, 0.0], [1.0, 0.0]], np.log([0.9, 0.1]), taus=(0, 1))
     (1, {0: 0.5, 1: 1.0})
@@ -46,7 +48,7 @@ def choose_tau(labels, logits, prior_log, taus: Sequence[float] = TAUS
     logits, prior_log = np.asarray(logits), np.asarray(prior_log)
     scores = {tau: balanced_accuracy(labels, logits - tau * prior_log) for tau in taus}
     best = max(scores.values())
-    return next(tau for tau in taus if scores[tau] == best), scores
+    return next(tau for tau in taus if scores[tau] >= best - TIE), scores
 
 
 def fold_into_bias(head, prior_log, tau: float) -> None:

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from candle_tf import train
+from candle_tf.stages import adjustment
 from candle_tf.stages.adjustment import TAUS, balanced_accuracy, choose_tau, fold_into_bias
 from tests.apps import call
 from tests.conftest import TINY, copy_run
@@ -35,6 +36,15 @@ def test_tau_is_the_smallest_best_on_validation():
     assert scores[1.5] == pytest.approx(1 / 3)
     assert tau == 0.6  # 0.6 and 1.0 also reach 1.0; the smallest wins
     assert set(scores) == set(TAUS)
+
+
+def test_a_tie_up_to_floating_point_noise_keeps_the_smaller_tau(monkeypatch):
+    # (0.1 + 0.2) + 0.7 and (0.7 + 0.2) + 0.1 differ in the last bit: the same accuracy.
+    noisy = {0.0: 0.72, 0.1: 0.7200000000000001, 0.2: 0.71}
+    monkeypatch.setattr(adjustment, "balanced_accuracy",
+                        lambda labels, logits: noisy[round(float(logits[0][0]), 1)])
+    tau, _ = choose_tau([0], [[0.0]], np.array([-1.0]), taus=(0.0, 0.1, 0.2))
+    assert tau == 0.0
 
 
 def test_folding_shifts_the_logits_by_tau_log_prior():
