@@ -79,10 +79,14 @@ def test_a_run_recorded_by_an_older_version_resumes(tiny_run, tmp_path, capsys):
     assert "cb_beta" not in old["settings"]
     with open(os.path.join(workdir, "run.json"), "w") as handle:
         json.dump(old, handle)
-    code, _ = call(train, f"--workdir={workdir}", *TINY)
+    # The preset's objective has changed since: the older run resumes with its own.
+    objective = {"balanced_kl": "none", "label_loss": "ce", "ce_weight": 0.0}
+    assert {name: old["settings"][name] for name in objective} == objective
+    code, _ = call(train, f"--workdir={workdir}", *TINY,
+                   *(f"--{name}={value}" for name, value in objective.items()))
     assert code == 0 and stage_banners(capsys.readouterr().out) == {"already done": 5}
     assert Run.reopen(workdir).config == Run.reopen(tiny_run[0]).config.replace(
-        workdir=workdir)
+        workdir=workdir, **objective)
 
 
 def test_a_failed_first_attempt_can_be_retried_with_the_fix(tiny_run, tmp_path):
