@@ -48,11 +48,8 @@ def test_lambda_is_logged_every_step(tiny_run):
     assert rows[0] == "step,lambda,w2,l_kl,l_kl_bal,l_fs,label,head"
     values = [[float(v) for v in row.split(",")] for row in rows[1:]]
     assert [int(row[0]) for row in values] == list(range(1, len(values) + 1))
-    # The preset's objective: the balancer weighs KL against the balanced KL (w1 + w2 = 1,
-    # both strictly between 0 and 1) and a Balanced Softmax label term is on.
-    for row in values:
-        assert all(map(math.isfinite, row)) and 0 < row[1] < 1 and 0 < row[2] < 1
-        assert row[1] + row[2] == pytest.approx(1, abs=1e-5) and row[6] > 0
+    # The preset's objective has no balanced KL: the KL's weight is 1, the balancer rests.
+    assert all(row[1:3] == [1.0, 0.0] and all(map(math.isfinite, row)) for row in values)
 
 
 def stage_banners(out: str) -> Counter:
@@ -79,14 +76,10 @@ def test_a_run_recorded_by_an_older_version_resumes(tiny_run, tmp_path, capsys):
     assert "cb_beta" not in old["settings"]
     with open(os.path.join(workdir, "run.json"), "w") as handle:
         json.dump(old, handle)
-    # The preset's objective has changed since: the older run resumes with its own.
-    objective = {"balanced_kl": "none", "label_loss": "ce", "ce_weight": 0.0}
-    assert {name: old["settings"][name] for name in objective} == objective
-    code, _ = call(train, f"--workdir={workdir}", *TINY,
-                   *(f"--{name}={value}" for name, value in objective.items()))
+    code, _ = call(train, f"--workdir={workdir}", *TINY)
     assert code == 0 and stage_banners(capsys.readouterr().out) == {"already done": 5}
     assert Run.reopen(workdir).config == Run.reopen(tiny_run[0]).config.replace(
-        workdir=workdir, **objective)
+        workdir=workdir)
 
 
 def test_a_failed_first_attempt_can_be_retried_with_the_fix(tiny_run, tmp_path):
