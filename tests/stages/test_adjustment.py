@@ -3,6 +3,7 @@
 import json
 import os
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -62,22 +63,43 @@ def test_a_head_without_bias_is_refused_with_the_fix():
         fold_into_bias(head, PRIOR_LOG, 0.5)
 
 
+def weight_arrays(path: str) -> dict:
+    """Every array of a Keras weights file, by its path inside the file."""
+    arrays = {}
+    with h5py.File(path, "r") as weights:
+        weights.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                           if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
 @pytest.mark.slow
-def test_a_trained_run_is_adjusted_before_it_is_evaluated(tiny_run, tmp_path):
-    """The flag on a run trained but not yet evaluated: the adjustment stage runs, and the
-    evaluation reads the adjusted student."""
+def test_a_trained_run_is_adjusted_before_it_is_evaluated(tiny_run, tmp_path, monkeypatch):
+    """The flag on a run trained but not yet evaluated: the adjustment stage folds tau into
+    the classifier's bias (tau forced to 2 here, so that it is not 0), and the evaluation
+    reads the adjusted student."""
     workdir = copy_run(tiny_run[0], str(tmp_path / "run"),
                        stages=["teacher", "calibration", "distillation"])
+    choose = adjustment.choose_tau
+    monkeypatch.setattr(adjustment, "choose_tau", lambda labels, logits, prior_log: (
+        2.0, choose(labels, logits, prior_log, taus=(0.0, 2.0))[1]))
     code, _ = call(train, f"--workdir={workdir}", *TINY, "--posthoc_adjustment=validation",
                    "--until=evaluation")
     assert code == 0
     with open(os.path.join(workdir, "adjustment", "done.json")) as handle:
         adjusted = json.load(handle)
-    assert adjusted["tau"] in TAUS
-    assert adjusted["val_accuracy"] == max(adjusted["val_accuracy_by_tau"].values())
+    assert adjusted["tau"] == 2.0
     assert adjusted["source_student"].endswith(os.path.join("distillation",
                                                             "student.weights.h5"))
+    before = weight_arrays(adjusted["source_student"])
+    after = weight_arrays(os.path.join(workdir, "adjustment", "student.weights.h5"))
+    assert set(before) == set(after)
+    changed = [name for name in before if not np.array_equal(before[name], after[name])]
+    assert len(changed) == 1  # the classifier's bias, shifted by -2 log(pi)
+    prior = np.exp((before[changed[0]] - after[changed[0]]) / 2.0)
+    assert prior.sum() == pytest.approx(1.0, abs=1e-4)
+    assert prior.argmax() == 0 and prior.argmin() == len(prior) - 1  # head ... tail
     with open(os.path.join(workdir, "evaluation", "metrics.json")) as handle:
         student = json.load(handle)["student (reactnet_a)"]
-    # the validation split is balanced: its top-1 is the adjustment's balanced accuracy
-    assert student["val_top1"] == pytest.approx(adjusted["val_accuracy"], abs=1e-6)
+    # the validation split is balanced: its top-1 is the adjusted student's balanced accuracy
+    assert student["val_top1"] == pytest.approx(adjusted["val_accuracy_by_tau"]["2"],
+                                                abs=1e-6)
