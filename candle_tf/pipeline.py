@@ -317,6 +317,7 @@ class Run:
             return {}
         exported = self.export(student)
         data = self.dataset
+        adjusted = {"adjustment": student.seconds} if student is not distilled else {}
         metrics = {
             "dataset": data.name, "train_counts": data.train_counts.tolist(),
             "skipped_unreadable": data.skipped or {}, "class_names": list(data.class_names),
@@ -325,8 +326,7 @@ class Run:
             "export": exported.record(),
             "stage_seconds": {"teacher": self.teacher().seconds,
                               "calibration": self.calibrate().seconds,
-                              "distillation": distilled.seconds,
-                              "adjustment": student.seconds if student is not distilled else 0.0,
+                              "distillation": distilled.seconds, **adjusted,
                               "evaluation": evaluated.seconds, "export": exported.seconds},
         }
         write_json(os.path.join(self.workdir.path, "metrics.json"), metrics)

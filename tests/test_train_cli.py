@@ -34,9 +34,9 @@ def test_tiny_run_writes_metrics_tflite_and_saved_model(tiny_run):
     assert os.path.exists(os.path.join(workdir, "export", "serving", "candle_student", "1",
                                        "saved_model.pb"))
     assert metrics["export"]["parity"]["agreement"] >= 0.95
+    # --posthoc_adjustment=none: no adjustment stage ran, so it has no time
     assert set(metrics["stage_seconds"]) == {"teacher", "calibration", "distillation",
-                                             "adjustment", "evaluation", "export"}
-    assert metrics["stage_seconds"]["adjustment"] == 0.0  # --posthoc_adjustment=none
+                                             "evaluation", "export"}
     assert metrics["posthoc_tau"] is None
     assert "student (reactnet_a)" in stdout and "| top1 | many | medium | few |" in stdout
 

@@ -199,7 +199,10 @@ def markdown(results: dict, title: str) -> str:
                   f"accuracy over {sizes['many']} / {sizes['medium']} / {sizes['few']} classes "
                   f"(training images per class: {results['train_counts']}). Mean ± sample "
                   "std over seeds; each student kept at the epoch `--select` chose on the validation "
-                  "split, nothing selected on the test split.", ""]
+                  "split, nothing selected on the test split. Minutes / run: the run's own "
+                  "stages (training and evaluation; a `_posthoc` row: its adjustment and "
+                  "evaluation only, its base row's training not counted); the teacher stages "
+                  "a seed shares are not counted.", ""]
         lines += [f"- **{name}**: {row['description']}" for name, row in rows.items()]
         lines += comparison(rows)
     return "\n".join(lines)
