@@ -116,13 +116,17 @@ def config_from_command_line(flag_values: flags.FlagValues) -> RunConfig:
     return config
 
 
-def apply_preset(flag_values: flags.FlagValues) -> None:
-    """Fills flags not given on the command line from ``flags/<dataset>.cfg``, if any."""
+def apply_preset(flag_values: flags.FlagValues, only_defined: bool = False) -> None:
+    """Fills flags not given on the command line from ``flags/<dataset>.cfg``, if any.
+    A preset's flag that ``flag_values`` does not define is an error, or, with
+    ``only_defined`` (an app that has some of the training flags), skipped."""
     path = preset_path(flag_values.dataset)
     if not os.path.exists(path):
         return
     for name, value in read_flagfile(path).items():
         if name not in flag_values:
+            if only_defined:
+                continue
             raise ValueError(f"{path}: unknown flag --{name}; fix or remove that line.")
         if not flag_values[name].present:
             flag_values[name].value = flag_values[name].parser.parse(value)

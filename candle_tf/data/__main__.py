@@ -1,7 +1,8 @@
 """``python -m candle_tf.data --dataset=NAME``: a data set's numbers, without training; or
 ``--write_lists=DIR``: its published list files, as plain text.
 
-``--stats`` (default) prints classes, images per split, n_max, n_min, the imbalance ratio
+Flags not given take the values of the data set's preset ``flags/NAME.cfg``, as in
+``python -m candle_tf.train``. ``--stats`` (default) prints classes, images per split, n_max, n_min, the imbalance ratio
 and the many / medium / few group sizes, and writes a per-class training-count plot (PNG).
 ``--write_lists=DIR`` writes the list files that ship with candle_tf for a list-file
 benchmark (places_lt) into DIR, and does nothing else.
@@ -12,6 +13,7 @@ import sys
 
 from absl import app, flags
 
+from candle_tf.app_flags import apply_preset
 from candle_tf.data.list_files import PublishedLists
 from candle_tf.data.registry import DATASETS, load_dataset, registered_names
 from candle_tf.data.stats import plot_counts, statistics
@@ -21,7 +23,7 @@ flags.DEFINE_string("data_dir", "", "Where the data set's files are.")
 flags.DEFINE_float("imbalance_ratio", 100.0, "n_max / n_min for derived LT sets.")
 flags.DEFINE_integer("seed", 0, "Seed of the LT draw.")
 flags.DEFINE_integer("val_per_class", 20, "Validation images per class a derived LT set "
-                     "takes from its test split (flags/fashion_mnist_lt.cfg: 100).")
+                     "takes from its test split.")
 flags.DEFINE_bool("stats", True, "Print the statistics and write the plot.")
 flags.DEFINE_string("plot", "", "Where to write the PNG (default: <dataset>_counts.png).")
 flags.DEFINE_string("write_lists", "", "Write the published list files shipped with "
@@ -43,6 +45,7 @@ def write_lists(name: str, folder: str) -> list:
 def main(argv):
     del argv
     try:
+        apply_preset(FLAGS, only_defined=True)  # the same split as `candle_tf.train`'s
         if FLAGS.write_lists:
             for path in write_lists(FLAGS.dataset, FLAGS.write_lists):
                 with open(path) as handle:

@@ -19,6 +19,8 @@ def test_stats_cli_prints_and_plots(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "n_max: 6000" in result.stdout and "imbalance_ratio: 100.0" in result.stdout
+    # the preset's --val_per_class=100, as in the default training run
+    assert "images: {'train': 14886, 'val': 1000, 'test': 9000}" in result.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = subprocess.run([sys.executable, "-m", "candle_tf.data", "--dataset=nope"],
                          capture_output=True, text=True, timeout=120)
