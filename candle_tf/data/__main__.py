@@ -2,8 +2,9 @@
 ``--write_lists=DIR``: its published list files, as plain text.
 
 Flags not given take the values of the data set's preset ``flags/NAME.cfg``, as in
-``python -m candle_tf.train``. ``--stats`` (default) prints classes, images per split, n_max, n_min, the imbalance ratio
-and the many / medium / few group sizes, and writes a per-class training-count plot (PNG).
+``python -m candle_tf.train``. ``--stats`` (default) prints classes, images per split,
+n_max, n_min, the imbalance ratio and the many / medium / few group sizes, and writes a
+per-class training-count plot (PNG).
 ``--write_lists=DIR`` writes the list files that ship with candle_tf for a list-file
 benchmark (places_lt) into DIR, and does nothing else.
 """
