@@ -34,6 +34,7 @@ FEATURE_TARGETS = ("pooled", "map")
 KL_REDUCTIONS = ("classes", "batch")
 LABEL_LOSSES = ("ce", "balanced_softmax")
 SELECT_CHOICES = ("best_val", "last")
+DISTILL_SAMPLINGS = ("instance", "class_balanced")
 POSTHOC_ADJUSTMENTS = ("none", "validation")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PIPELINE_STAGES = ("teacher", "calibration", "distillation", "evaluation", "export")
@@ -178,6 +179,11 @@ class RunConfig:
     student_lr: float = setting(
         1e-2, "Student Adam learning rate per 128 images (cosine).", "student", low=0,
         low_open=True)
+    distill_sampling: str = setting(
+        "instance", "How distillation draws its training images: instance (the LT data as it "
+        "is; the authors') or class_balanced (every class equally likely per draw, so the "
+        "distillation terms see the tail classes as often as the head).", "student",
+        choices=DISTILL_SAMPLINGS)
     temperature: float = setting(
         2.0, "KL temperature tau.", "student", low=0, low_open=True)
     balance: str = setting(

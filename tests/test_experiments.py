@@ -129,6 +129,8 @@ def test_ablation_configs():
     assert changed("candle_no_head_pass") == {"head_pass": False}
     assert changed("candle_balanced_kl_both") == {"balanced_kl": "both"}
     assert changed("candle_bs_label") == {"label_loss": "balanced_softmax", "ce_weight": 0.5}
+    assert changed("candle_cb_sampling") == {"balanced_kl": "none",
+                                             "distill_sampling": "class_balanced"}
     earlier = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
                "kl_reduction": "batch"}
     assert changed("candle_kl_fs") == earlier
@@ -137,7 +139,8 @@ def test_ablation_configs():
     assert single_resolution((64, 32)) == (32,)  # the encoder's pretraining resolution
     # A run whose default objective is another one (a preset, flags) still gets the
     # authors' objective in the candle row, and the ablations start from it.
-    variant = dataclasses.replace(config, balanced_kl="none", fs_weight=0.25, ce_weight=2.0)
+    variant = dataclasses.replace(config, balanced_kl="none", fs_weight=0.25, ce_weight=2.0,
+                                  distill_sampling="class_balanced")
     assert distillation_config("candle", variant) == config
     assert distillation_config("candle_no_head_pass", variant).balanced_kl == "student"
 

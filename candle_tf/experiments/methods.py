@@ -14,10 +14,11 @@ from candle_tf.models.teacher import reference_view
 from trainers.distill import Objective
 
 CANDLE = "candle"
-# The authors' objective (METHOD.md): every distilling method starts from it, whatever the
-# preset or the flags chose as the run's default objective.
+# The authors' objective and sampling (METHOD.md): every distilling method starts from
+# them, whatever the preset or the flags chose as the run's default.
 OBJECTIVE_FIELDS = [spec.name for spec in dataclasses.fields(Objective)]
-AUTHORS = {name: getattr(Objective(), name) for name in OBJECTIVE_FIELDS}
+AUTHORS = {**{name: getattr(Objective(), name) for name in OBJECTIVE_FIELDS},
+           "distill_sampling": "instance"}
 # The earlier reading of the method: the balancer weighs L_KL against L_FS on the feature
 # maps; no balanced KL, no head pass.
 EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
@@ -80,6 +81,11 @@ METHODS = {
                                        single_resolution=True),
     "candle_bs_label": Method("CANDLE + a Balanced Softmax label term on the student "
                               "(beyond the paper)", label_loss="balanced_softmax"),
+    "candle_cb_sampling": Method("CANDLE without the balanced KL, on class-balanced "
+                                 "batches: the distillation terms see every class equally "
+                                 "often (beyond the paper)",
+                                 changes={"balanced_kl": "none",
+                                          "distill_sampling": "class_balanced"}),
     "candle_balanced_kl_both": Method("CANDLE with the balanced KL against the teacher's "
                                       "prior-adjusted logits too (beyond the paper)",
                                       changes={"balanced_kl": "both"}),

@@ -117,6 +117,7 @@ def _distill(config: RunConfig, dataset: LongTailedDataset, teacher: tf.keras.Mo
         tensorboard_dir=tensorboard_dir, views=config.view_sizes,
         validation_views=config.student_view_size, batch_size=config.distill_batch_size,
         epochs=config.distill_epochs,
+        class_balanced=config.distill_sampling == "class_balanced",
         callbacks=[LambdaLog(os.path.join(stage_dir, LAMBDA_LOG), config.log_every)],
         select=config.select, tensorboard_every=1,
         keep={"student": trainer.student, "connector": trainer.connector})
