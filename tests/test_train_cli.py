@@ -70,7 +70,8 @@ def test_rerun_skips_finished_stages_and_refuses_changed_settings(tiny_run, tmp_
 
 def test_a_run_recorded_by_an_older_version_resumes(tiny_run, tmp_path, capsys):
     """run.json as candle_tf at 9cb2333 wrote it (before the baselines' settings joined
-    RunConfig): the new code resumes it and re-exports it with the settings it records."""
+    RunConfig; its objective settings are the preset's of today): the new code resumes it
+    and re-exports it with the settings it records."""
     workdir = copy_run(tiny_run[0], str(tmp_path / "run"))
     old = json.load(open(os.path.join(REPO, "tests", "data", "records", "run_9cb2333.json")))
     assert "cb_beta" not in old["settings"]
