@@ -11,7 +11,8 @@ import pytest
 
 from candle_tf.config import RunConfig
 from candle_tf.experiments import __main__ as experiments_main
-from candle_tf.experiments.methods import check_methods, distillation_config, single_resolution
+from candle_tf.experiments.methods import (baseline_config, check_methods, distillation_config,
+                                           single_resolution)
 from candle_tf.experiments.report import (COLUMNS, PLOT_FILES, comparison, paired_differences,
                                          summarise)
 from candle_tf.models.teacher import build_encoder
@@ -136,6 +137,11 @@ def test_ablation_configs():
     assert changed("candle_kl_fs") == earlier
     assert changed("kd") == {**earlier, "fixed_lambda": 1.0, "ce_weight": 0.5}
     assert changed("candle_single_resolution") == {"resolutions": (64,)}
+    # Label-only rows sample per instance (whatever the preset says for distillation)
+    # unless they are the class-balanced control.
+    class_balanced = dataclasses.replace(config, distill_sampling="class_balanced")
+    assert baseline_config("ce", class_balanced) == config
+    assert baseline_config("ce_cb_sampling", config) == class_balanced
     assert single_resolution((64, 32)) == (32,)  # the encoder's pretraining resolution
     # A run whose default objective is another one (a preset, flags) still gets the
     # authors' objective in the candle row, and the ablations start from it.

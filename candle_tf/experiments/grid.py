@@ -23,8 +23,8 @@ import tensorflow as tf
 from candle_tf import builders
 from candle_tf.config import RunConfig
 from candle_tf.data.dataset import LongTailedDataset
-from candle_tf.experiments.methods import (METHODS, check_methods, distillation_config,
-                                           single_resolution)
+from candle_tf.experiments.methods import (METHODS, baseline_config, check_methods,
+                                           distillation_config, single_resolution)
 from candle_tf.pipeline import Run, check
 
 EVALUATION = "evaluation"
@@ -84,8 +84,7 @@ class SeedGrid:
         if method.single_resolution:
             config = config.replace(resolutions=single_resolution(config.resolutions))
             suffix = f"_{config.resolutions[0]}px"
-        if method.distills:
-            config = distillation_config(name, config)
+        config = (distillation_config if method.distills else baseline_config)(name, config)
         run = Run(config, dataset=self.dataset, teacher_dir=self.config.workdir,
                   calibration_suffix=suffix, checked=True)
         if method.distills:

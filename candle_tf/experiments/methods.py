@@ -58,6 +58,9 @@ METHODS = {
     "balanced_softmax": Method("Balanced Softmax (Ren et al. 2020)", distills=False),
     "ldam_drw": Method("LDAM loss + deferred re-weighting (Cao et al. 2019)", distills=False),
     "logit_adjusted": Method("Logit-adjusted loss (Menon et al. 2021)", distills=False),
+    "ce_cb_sampling": Method("Cross-entropy on class-balanced batches (class-balanced "
+                             "sampling; the label-only control of candle_cb_sampling)",
+                             distills=False, changes={"distill_sampling": "class_balanced"}),
     "mislas": Method("MiSLAS: mixup, then classifier re-training with label-aware smoothing + "
                      "LWS (Zhong et al. 2021)", distills=False),
     "kd": Method("Plain KD from the calibrated teacher: KL + label CE (no feature term, no "
@@ -122,6 +125,13 @@ def check_methods(names, resolutions) -> None:
 def single_resolution(resolutions) -> tuple:
     """The reference (median) resolution: the one the encoder was pretrained at."""
     return (resolutions[reference_view(resolutions)],)
+
+
+def baseline_config(name: str, config: RunConfig) -> RunConfig:
+    """The RunConfig of label-only method ``name``: instance sampling unless it says
+    otherwise, whatever the preset or the flags chose for distillation."""
+    return dataclasses.replace(config, **{"distill_sampling": "instance",
+                                          **METHODS[name].changes})
 
 
 def distillation_config(name: str, config: RunConfig) -> RunConfig:

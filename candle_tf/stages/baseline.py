@@ -28,7 +28,7 @@ def label_trainer(method: str, student, class_counts, config: RunConfig,
     (``candle_tf/experiments/methods.py``); MiSLAS: its stage 1."""
     counts = np.asarray(class_counts)
     reweighting = DeferredClassWeights(effective_number_weights(counts, config.cb_beta))
-    if method == "ce":
+    if method in ("ce", "ce_cb_sampling"):  # the latter on class-balanced batches
         return LabelTrainer(student, CrossEntropy())
     if method == "cb":
         return LabelTrainer(student, CrossEntropy(), reweighting)
@@ -50,7 +50,8 @@ def label_trainer(method: str, student, class_counts, config: RunConfig,
 def train_label_student(method: str, config: RunConfig, dataset: LongTailedDataset,
                         stage_dir: str, tensorboard_dir: str) -> dict:
     """Trains the student of a label-only method (MiSLAS: stage 1) with the distillation
-    schedule (distill_epochs, distill_batch_size, student_lr); writes its weights."""
+    schedule (distill_epochs, distill_batch_size, student_lr, distill_sampling); writes its
+    weights."""
     steps = steps_per_epoch(len(dataset.train), config.distill_batch_size)
     student = builders.student(config, dataset)
     trainer = label_trainer(method, student, dataset.train_counts, config, steps)
@@ -58,6 +59,7 @@ def train_label_student(method: str, config: RunConfig, dataset: LongTailedDatas
     record = fit_stage(trainer, dataset, config, stage="student", stage_dir=stage_dir,
                        tensorboard_dir=tensorboard_dir, views=config.student_view_size,
                        batch_size=config.distill_batch_size, epochs=config.distill_epochs,
+                       class_balanced=config.distill_sampling == "class_balanced",
                        select=config.select, keep={"student": student})
     path = os.path.join(stage_dir, STUDENT_FILE)
     student.save_weights(path)

@@ -1,4 +1,5 @@
-"""--distill_sampling: the batches stage 2 trains on are drawn per instance or per class."""
+"""--distill_sampling: the batches stage 2 (distillation, or a label-only baseline) trains
+on are drawn per instance or per class."""
 
 import dataclasses
 import os
@@ -9,7 +10,7 @@ import pytest
 from candle_tf import builders, fitting
 from candle_tf.config import RunConfig
 from candle_tf.data.registry import load_dataset
-from candle_tf.stages import distillation
+from candle_tf.stages import baseline, distillation
 
 pytestmark = pytest.mark.slow  # stage 2 once per sampling, on real data
 
@@ -26,8 +27,8 @@ def dataset():
                         seed=CONFIG.seed, images_per_class=CONFIG.images_per_class)
 
 
-def trained_labels(config, dataset, root, monkeypatch):
-    """Runs stage 2 and returns the labels of the first training batch it was given."""
+def first_batch_labels(train, monkeypatch):
+    """Runs ``train()`` and returns the labels of the first training batch it was given."""
     seen = []
 
     def recording_training_dataset(*args, **kwargs):
@@ -37,23 +38,35 @@ def trained_labels(config, dataset, root, monkeypatch):
 
     real_training_dataset = fitting.training_dataset
     monkeypatch.setattr(fitting, "training_dataset", recording_training_dataset)
+    train()
+    assert len(seen) == 1
+    return seen[0]
+
+
+def distil(config, dataset, root):
     teacher_path = os.path.join(root, "teacher.weights.h5")
     builders.calibrated_teacher(config, dataset).save_weights(teacher_path)
     stage_dir = os.path.join(root, "distillation")
     os.makedirs(stage_dir)
     distillation.run(config, dataset, teacher_path, stage_dir, os.path.join(root, "board"))
-    assert len(seen) == 1
-    return seen[0]
 
 
-@pytest.mark.parametrize("sampling", ["instance", "class_balanced"])
-def test_distillation_draws_its_batches_as_the_flag_says(sampling, dataset, tmp_path,
-                                                          monkeypatch):
+def train_ce(config, dataset, root):
+    stage_dir = os.path.join(root, "student")
+    os.makedirs(stage_dir)
+    baseline.train_label_student("ce_cb_sampling", config, dataset, stage_dir,
+                                 os.path.join(root, "board"))
+
+
+@pytest.mark.parametrize("train, sampling", [(distil, "instance"), (distil, "class_balanced"),
+                                             (train_ce, "class_balanced")])
+def test_the_student_stage_draws_its_batches_as_the_flag_says(train, sampling, dataset,
+                                                              tmp_path, monkeypatch):
     config = dataclasses.replace(CONFIG, distill_sampling=sampling)
-    labels = trained_labels(config, dataset, str(tmp_path), monkeypatch)
+    labels = first_batch_labels(lambda: train(config, dataset, str(tmp_path)), monkeypatch)
     drawn = np.bincount(labels, minlength=10) / len(labels)
-    train = np.bincount(dataset.train.labels, minlength=10) / len(dataset.train)
-    assert train[0] > 0.2 and train[-1] < 0.03  # the LT training split: head 20, tail 2
+    lt = np.bincount(dataset.train.labels, minlength=10) / len(dataset.train)
+    assert lt[0] > 0.2 and lt[-1] < 0.03  # the LT training split: head 20, tail 2
     if sampling == "instance":  # the LT frequencies: head about 10x the tail
         assert drawn[0] > 0.12 and drawn[-1] < 0.06
     else:  # every class about 1/10, the tail's 2 images drawn over and over
