@@ -180,9 +180,10 @@ class RunConfig:
         1e-2, "Student Adam learning rate per 128 images (cosine).", "student", low=0,
         low_open=True)
     distill_sampling: str = setting(
-        "instance", "How distillation (and the grid's label-only baselines) draws its "
-        "training images: instance (the LT data as it is; the authors') or class_balanced (every class equally likely per draw, so the "
-        "distillation terms see the tail classes as often as the head).", "student",
+        "instance", "How stage 2 draws its training images: instance (the LT data as it is; "
+        "the authors') or class_balanced (every class equally likely per draw, so the "
+        "distillation terms see the tail classes as often as the head). The experiment "
+        "grid's rows set their own (the *_cb_sampling rows class_balanced).", "student",
         choices=DISTILL_SAMPLINGS)
     temperature: float = setting(
         2.0, "KL temperature tau.", "student", low=0, low_open=True)

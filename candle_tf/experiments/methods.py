@@ -29,7 +29,8 @@ EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "ma
 class Method:
     """One row of the table.
 
-    ``changes``: RunConfig settings that differ from CANDLE's. ``label_loss``: adds a
+    ``changes``: RunConfig settings that differ from CANDLE's (a label-only row: from
+    ``baseline_config``'s instance sampling). ``label_loss``: adds a
     ground-truth term of this kind ("ce", "balanced_softmax") with weight
     ``kd_ce_weight``. ``single_resolution``: the teacher calibrated at the reference
     resolution only. ``adjusts``: this row is that method's student after post-hoc logit
