@@ -17,8 +17,9 @@ CANDLE = "candle"
 # The authors' objective and sampling (METHOD.md): every distilling method starts from
 # them, whatever the preset or the flags chose as the run's default.
 OBJECTIVE_FIELDS = [spec.name for spec in dataclasses.fields(Objective)]
+INSTANCE_SAMPLING = {"distill_sampling": "instance"}
 AUTHORS = {**{name: getattr(Objective(), name) for name in OBJECTIVE_FIELDS},
-           "distill_sampling": "instance"}
+           **INSTANCE_SAMPLING}
 # The earlier reading of the method: the balancer weighs L_KL against L_FS on the feature
 # maps; no balanced KL, no head pass.
 EARLIER_READING = {"balance": "kl_fs", "head_pass": False, "feature_target": "map",
@@ -131,8 +132,7 @@ def single_resolution(resolutions) -> tuple:
 def baseline_config(name: str, config: RunConfig) -> RunConfig:
     """The RunConfig of label-only method ``name``: instance sampling unless it says
     otherwise, whatever the preset or the flags chose for distillation."""
-    return dataclasses.replace(config, **{"distill_sampling": "instance",
-                                          **METHODS[name].changes})
+    return dataclasses.replace(config, **{**INSTANCE_SAMPLING, **METHODS[name].changes})
 
 
 def distillation_config(name: str, config: RunConfig) -> RunConfig:
